@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/** The `facestream` command line: one program, one subcommand per job. */
+import { Command, CommanderError } from 'commander';
+import { registerEvalCommand } from './eval-command';
+import { registerModelsCommand } from './models-command';
+import { UsageError } from '../util/errors';
+
+export function buildProgram(): Command {
+  const program = new Command('facestream')
+    .description('Identify watch-listed people in live IP-camera video')
+    .showHelpAfterError()
+    .exitOverride();
+  registerModelsCommand(program);
+  registerEvalCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof UsageError) {
+      process.stderr.write(`facestream: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`facestream: ${(err as Error).message ?? String(err)}\n`);
+    if (process.env.FACESTREAM_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

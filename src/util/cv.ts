@@ -1,0 +1,29 @@
+/**
+ * Loads the OpenCV binding (@u4/opencv4nodejs) once. Its require() prints info lines on stdout,
+ * which would corrupt `--json` output, so stdout writes are swallowed while it loads.
+ */
+import type * as CV from '@u4/opencv4nodejs';
+
+let cvModule: typeof CV | undefined;
+
+export function cv(): typeof CV {
+  if (cvModule) return cvModule;
+  const write = process.stdout.write;
+  const log = console.log;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  console.log = () => undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require('@u4/opencv4nodejs');
+    cvModule = (mod.default ?? mod) as typeof CV;
+  } catch (err) {
+    throw new Error(
+      `cannot load the OpenCV binding @u4/opencv4nodejs (${(err as Error).message}); ` +
+        'run `npm run setup`, which builds it against Debian libopencv-dev',
+    );
+  } finally {
+    process.stdout.write = write;
+    console.log = log;
+  }
+  return cvModule;
+}
