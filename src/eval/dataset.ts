@@ -212,3 +212,9 @@ export async function splitFolder(dir: string, options: SplitOptions): Promise<E
 function listSome(items: string[], max = 5): string {
   return items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
 }
+
+/** Reads one `<dir>/<id>/<image>` tree (e.g. `--gallery DIR`), labelled by folder name. */
+export async function readLabelledTree(dir: string, what: string): Promise<{ images: LabelledImage[]; skipped: SkippedEntry[] }> {
+  const tree = await readIdentityTree(dir, what);
+  return { images: flatten(tree.identities), skipped: tree.skipped };
+}
