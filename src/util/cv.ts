@@ -8,6 +8,9 @@ let cvModule: typeof CV | undefined;
 
 export function cv(): typeof CV {
   if (cvModule) return cvModule;
+  // The binding's external-memory tracking calls into V8 during garbage collection and aborts Node 20
+  // ("Check failed: marking_done_", opencv4nodejs issues #134/#148); facestream frees Mats itself.
+  process.env.OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING ??= '1';
   const write = process.stdout.write;
   const log = console.log;
   process.stdout.write = (() => true) as typeof process.stdout.write;

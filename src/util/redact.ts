@@ -9,8 +9,8 @@ export function maskUrl(raw: string): string {
   try {
     url = new URL(raw);
   } catch {
-    // Not parseable: mask anything that looks like userinfo before an '@'.
-    return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
+    // Not parseable: mask everything up to the LAST '@' (a password may itself hold '@' or '/').
+    return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/i, '$1***@');
   }
   const hasUser = url.username !== '' || url.password !== '';
   url.username = '';

@@ -1,0 +1,27 @@
+/**
+ * detect -> align -> quality for one frame: the entry point of every later stage (enrolment,
+ * evaluation, live cameras). Returns every detected face with its quality; callers decide what
+ * to drop with `qualityGate`.
+ */
+import type { Frame } from '../image/frame';
+import type { EmbedderDescriptor } from '../models/descriptor';
+import { alignFaceMat } from './align';
+import { frameToMat } from './cvmat';
+import type { FaceDetector } from './detector';
+import { assessQuality } from './quality';
+import type { AlignedFace } from './types';
+
+/** Faces of the frame, in the detector's order (best score first), aligned for `embedder`. */
+export async function analyzeFrame(
+  detector: FaceDetector,
+  frame: Frame,
+  embedder: EmbedderDescriptor,
+): Promise<AlignedFace[]> {
+  const detections = await detector.detect(frame);
+  if (detections.length === 0) return [];
+  const mat = frameToMat(frame);
+  return detections.map((detection) => {
+    const crop = alignFaceMat(mat, detection, embedder);
+    return { detection, quality: assessQuality(detection, crop), crop };
+  });
+}

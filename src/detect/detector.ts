@@ -1,0 +1,148 @@
+/**
+ * The face detector every stage uses: picks the MTCNN or YuNet implementation from a resolved
+ * detector descriptor, runs it on a downscaled copy of large frames (the "analysis size") and maps
+ * boxes and landmarks back to frame coordinates.
+ */
+import type { Frame } from '../image/frame';
+import { assertFrame } from '../image/frame';
+import type { ResolvedDetector } from '../models/registry';
+import { cv } from '../util/cv';
+import { frameToMat, Mat } from './cvmat';
+import { MtcnnCascade, parseMtcnnOptions } from './mtcnn';
+import { scaleBox, scalePoint } from './nms';
+import type { FaceDetection, Landmarks5 } from './types';
+import { parseYunetOptions, YunetNetwork } from './yunet';
+
+export interface FaceDetector {
+  readonly name: string;
+  /** Faces in the frame, best score first, in frame pixel coordinates. Never throws for small frames. */
+  detect(frame: Frame): Promise<FaceDetection[]>;
+  close?(): void;
+}
+
+export interface DetectorOptions {
+  /** Frames wider than this are downscaled to this width for detection (default 640). */
+  maxWidth?: number;
+  /** Frames taller than this are downscaled to this height for detection (default: maxWidth). */
+  maxHeight?: number;
+  /**
+   * Smallest face searched for, in pixels of the analysis image (the frame after downscaling).
+   * MTCNN: its pyramid's minimum face size (default from the descriptor, 20). YuNet: a filter on
+   * the box's shorter side (default 0).
+   */
+  minFaceSize?: number;
+  /** Final score threshold: MTCNN's O-Net threshold (thresholds[2]); YuNet's scoreThreshold. */
+  scoreThreshold?: number;
+}
+
+export const DEFAULT_ANALYSIS_WIDTH = 640;
+/** No detector here finds a face in fewer pixels than this (MTCNN's P-Net cell is 12 px). */
+const MIN_DETECTABLE = 12;
+
+/** Factor (<= 1) by which a width x height frame is scaled to fit maxWidth x maxHeight. */
+export function analysisScale(width: number, height: number, maxWidth: number, maxHeight: number): number {
+  return Math.min(1, maxWidth / width, maxHeight / height);
+}
+
+interface MatDetector {
+  detect(bgr: Mat): Promise<FaceDetection[]>;
+}
+
+export function createDetector(resolved: ResolvedDetector, options: DetectorOptions = {}): FaceDetector {
+  const d = resolved.descriptor;
+  if (d.runtime !== 'opencv') {
+    throw new Error(`detector "${d.name}": runtime "${d.runtime}" is not supported; expected "opencv"`);
+  }
+  const maxWidth = options.maxWidth ?? DEFAULT_ANALYSIS_WIDTH;
+  const maxHeight = options.maxHeight ?? maxWidth;
+  if (!(maxWidth >= MIN_DETECTABLE) || !(maxHeight >= MIN_DETECTABLE)) {
+    throw new RangeError(`analysis size must be at least ${MIN_DETECTABLE} px, got ${maxWidth}x${maxHeight}`);
+  }
+  let impl: MatDetector;
+  switch (d.family) {
+    case 'mtcnn': {
+      const base = parseMtcnnOptions(d.options);
+      const thresholds: [number, number, number] = [...base.thresholds];
+      if (options.scoreThreshold !== undefined) thresholds[2] = options.scoreThreshold;
+      const opts = parseMtcnnOptions(d.options, { minFaceSize: options.minFaceSize, thresholds });
+      const paths = { pnet: need(resolved, 'pnet'), rnet: need(resolved, 'rnet'), onet: need(resolved, 'onet') };
+      impl = new MtcnnCascade(paths, opts);
+      break;
+    }
+    case 'yunet': {
+      const opts = parseYunetOptions(d.options, {
+        minFaceSize: options.minFaceSize,
+        scoreThreshold: options.scoreThreshold,
+      });
+      impl = new YunetNetwork(need(resolved, 'model'), opts);
+      break;
+    }
+    default:
+      throw new Error(`detector "${d.name}": unknown family "${String(d.family)}"; expected mtcnn or yunet`);
+  }
+  return new ScaledDetector(d.name, impl, maxWidth, maxHeight);
+}
+
+function need(resolved: ResolvedDetector, role: string): string {
+  const p = resolved.paths[role];
+  if (!p) {
+    throw new Error(
+      `detector "${resolved.descriptor.name}" (${resolved.descriptor.family}) needs a "${role}" file; ` +
+        `the descriptor lists: ${Object.keys(resolved.paths).join(', ') || 'none'}`,
+    );
+  }
+  return p;
+}
+
+/** Downscales to the analysis size, serialises calls (a dnn Net holds one input) and maps results back. */
+class ScaledDetector implements FaceDetector {
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    readonly name: string,
+    private readonly impl: MatDetector,
+    private readonly maxWidth: number,
+    private readonly maxHeight: number,
+  ) {}
+
+  detect(frame: Frame): Promise<FaceDetection[]> {
+    const run = this.queue.then(() => this.run(frame));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private async run(frame: Frame): Promise<FaceDetection[]> {
+    if (this.closed) throw new Error(`detector "${this.name}" is closed`);
+    assertFrame(frame);
+    const s = analysisScale(frame.width, frame.height, this.maxWidth, this.maxHeight);
+    const tw = Math.max(1, Math.round(frame.width * s));
+    const th = Math.max(1, Math.round(frame.height * s));
+    if (Math.min(tw, th) < MIN_DETECTABLE) return [];
+    const c = cv();
+    let mat = frameToMat(frame);
+    if (tw !== frame.width || th !== frame.height) mat = await mat.resizeAsync(th, tw, 0, 0, c.INTER_AREA);
+    const found = await this.impl.detect(mat);
+    const sx = frame.width / tw;
+    const sy = frame.height / th;
+    return found
+      .map((f) =>
+        sx === 1 && sy === 1
+          ? f
+          : {
+              box: scaleBox(f.box, sx, sy),
+              score: f.score,
+              // Landmarks are pixel-centre positions: (p + 0.5) * s - 0.5; box edges scale directly.
+              landmarks: f.landmarks.map((p) => {
+                const q = scalePoint({ x: p.x + 0.5, y: p.y + 0.5 }, sx, sy);
+                return { x: q.x - 0.5, y: q.y - 0.5 };
+              }) as Landmarks5,
+            },
+      )
+      .sort((a, b) => b.score - a.score);
+  }
+}
