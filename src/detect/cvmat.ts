@@ -10,16 +10,6 @@ import { cv } from '../util/cv';
 
 export type Mat = CV.Mat;
 
-/*
- * The binding's external-memory tracking (a custom cv::Mat allocator that reports to V8) calls
- * AdjustExternalMemory when a Mat is freed, which can happen inside V8's garbage collection and
- * aborts Node 20 with "Check failed: marking_done_" (UrielCh/opencv4nodejs issues #134, #148;
- * reproduced here within a few hundred detections). It is read once, when the binding loads,
- * so it is switched off as soon as any detection module is imported (cv() loads lazily).
- * TODO(lead): move this line into src/util/cv.ts before the require().
- */
-process.env.OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING ??= '1';
-
 /** Copies a BGR frame into a new CV_8UC3 Mat. */
 export function frameToMat(frame: Frame): Mat {
   assertFrame(frame);
