@@ -3,6 +3,10 @@
 import { Command, CommanderError } from 'commander';
 import { registerEvalCommand } from './eval-command';
 import { registerModelsCommand } from './models-command';
+import { registerEnrollCommand } from './enroll-command';
+import { registerWatchlistCommand } from './watchlist-command';
+import { registerCalibrateCommand } from './calibrate-command';
+import { registerRunCommand } from './run-command';
 import { UsageError } from '../util/errors';
 
 export function buildProgram(): Command {
@@ -12,6 +16,10 @@ export function buildProgram(): Command {
     .exitOverride();
   registerModelsCommand(program);
   registerEvalCommand(program);
+  registerEnrollCommand(program);
+  registerWatchlistCommand(program);
+  registerCalibrateCommand(program);
+  registerRunCommand(program);
   return program;
 }
 

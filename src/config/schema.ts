@@ -161,7 +161,7 @@ export const ConfigSchema = z
         /** Smallest face (min of box width/height, source pixels) worth embedding. */
         minFaceSize: int(8, 4096).default(40),
         /** Minimum variance of the Laplacian of the aligned crop. */
-        minBlur: num(0, 1e6).default(25),
+        minBlur: num(0, 1e6).default(15),
         /** Largest |yaw| / |pitch| in degrees. */
         maxYaw: num(0, 90).default(40),
         maxPitch: num(0, 90).default(30),

@@ -1,39 +1,19 @@
 /**
  * Which crops of a track to embed. Embedding is the expensive stage, and a track seen at 5-10
  * analysis frames a second repeats the same face, so per track:
- *   - a crop must pass the quality gate (size, pose, blur, overall score);
+ *   - a crop must pass the quality gate (size, eye distance, blur, pose);
  *   - the first crop that passes is embedded;
  *   - after that, only a crop whose quality score beats the best embedded so far by `margin`;
  *   - at most `maxPerTrack` crops (default 5), and at most one per `minIntervalMs`.
  * A better crop arriving inside the interval is skipped (not queued); a later one that still beats
  * the best by the margin is taken. Pure: time is passed in.
  */
+import { DEFAULT_QUALITY_THRESHOLDS, qualityGate, type QualityThresholds } from '../detect/quality';
 import type { FaceQuality } from '../detect/types';
 
-export interface QualityGate {
-  /** Minimum FaceQuality.score (0..1). Default 0.2. */
-  minScore: number;
-  /** Minimum face size (min of box sides) in source pixels. Default 32. */
-  minFaceSize: number;
-  /** Minimum inter-ocular distance in source pixels. Default 0 (off). */
-  minEyeDistance: number;
-  /** Minimum Laplacian variance of the aligned crop. Default 0 (off: its scale depends on the crop size). */
-  minBlur: number;
-  /** Maximum |yaw|, |pitch|, |roll| in degrees. Defaults 45, 35, 45. */
-  maxYaw: number;
-  maxPitch: number;
-  maxRoll: number;
-}
-
-export const DEFAULT_GATE: QualityGate = {
-  minScore: 0.2,
-  minFaceSize: 32,
-  minEyeDistance: 0,
-  minBlur: 0,
-  maxYaw: 45,
-  maxPitch: 35,
-  maxRoll: 45,
-};
+/** The gate is the face core's quality gate (size, eye distance, blur, pose): one definition for every stage. */
+export type QualityGate = QualityThresholds;
+export const DEFAULT_GATE: QualityGate = DEFAULT_QUALITY_THRESHOLDS;
 
 export interface BestCropOptions {
   maxPerTrack?: number;
@@ -65,14 +45,8 @@ export function resolveBestCropOptions(o: BestCropOptions = {}): ResolvedBestCro
 
 /** Why a crop fails the gate, or undefined when it passes. */
 export function gateFailure(q: FaceQuality, gate: QualityGate = DEFAULT_GATE): string | undefined {
-  if (!(q.score >= gate.minScore)) return `quality score ${q.score.toFixed(2)} < ${gate.minScore}`;
-  if (!(q.faceSize >= gate.minFaceSize)) return `face size ${q.faceSize.toFixed(0)} px < ${gate.minFaceSize}`;
-  if (!(q.eyeDistance >= gate.minEyeDistance)) return `eye distance ${q.eyeDistance.toFixed(0)} px < ${gate.minEyeDistance}`;
-  if (!(q.blur >= gate.minBlur)) return `blur ${q.blur.toFixed(1)} < ${gate.minBlur}`;
-  if (!(Math.abs(q.yaw) <= gate.maxYaw)) return `|yaw| ${Math.abs(q.yaw).toFixed(0)} > ${gate.maxYaw}`;
-  if (!(Math.abs(q.pitch) <= gate.maxPitch)) return `|pitch| ${Math.abs(q.pitch).toFixed(0)} > ${gate.maxPitch}`;
-  if (!(Math.abs(q.roll) <= gate.maxRoll)) return `|roll| ${Math.abs(q.roll).toFixed(0)} > ${gate.maxRoll}`;
-  return undefined;
+  if (!Number.isFinite(q.score)) return `quality score ${q.score} is not a number`;
+  return qualityGate(q, gate) ?? undefined;
 }
 
 /** What has been embedded for one track. */

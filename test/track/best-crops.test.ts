@@ -10,7 +10,7 @@ function q(score: number, extra: Partial<FaceQuality> = {}): FaceQuality {
 test('embeds the first acceptable crop, then only clearly better ones, spaced in time', () => {
   const bc = new BestCrops({ margin: 0.05, minIntervalMs: 500, maxPerTrack: 5 });
   const seq: [number, FaceQuality, boolean, string][] = [
-    [0, q(0.1), false, 'gate-failed'], // below minScore 0.2
+    [0, q(0.5, { blur: 1 }), false, 'gate-failed'], // too blurry
     [100, q(0.5, { faceSize: 20 }), false, 'gate-failed'], // too small
     [200, q(0.5), true, 'first'],
     [300, q(0.52), false, 'not-better'], // within the margin
@@ -55,11 +55,11 @@ test('the default policy allows 5 per track and one per 500 ms', () => {
 
 test('the quality gate says what failed', () => {
   assert.equal(gateFailure(q(0.5)), undefined);
-  assert.match(gateFailure(q(0.5, { yaw: -60 }))!, /\|yaw\| 60 > 45/);
+  assert.match(gateFailure(q(0.5, { yaw: -60 }))!, /yaw -60° beyond ±45°/);
   assert.match(gateFailure(q(0.5, { pitch: 40 }))!, /pitch/);
-  assert.match(gateFailure(q(0.5, { roll: 50 }))!, /roll/);
+  assert.match(gateFailure(q(0.5, { roll: 55 }))!, /roll/);
   assert.match(gateFailure(q(0.5, { score: NaN }))!, /quality score/);
-  assert.match(gateFailure(q(0.5, { blur: 10 }), { ...resolveBestCropOptions().gate, minBlur: 50 })!, /blur 10\.0 < 50/);
+  assert.match(gateFailure(q(0.5, { blur: 10 }), { ...resolveBestCropOptions().gate, minBlur: 50 })!, /too blurry: sharpness 10 < 50/);
   const bc = new BestCrops({ gate: { maxYaw: 20 } });
   const d = bc.consider('x', q(0.9, { yaw: 25 }), 0);
   assert.equal(d.reason, 'gate-failed');
