@@ -151,20 +151,20 @@ export const ConfigSchema = z
         /** Minimum IoU to associate a detection with a track. */
         iou: num(0, 1, { exclusiveMin: true }).default(0.3),
         /** At most this many crops of a track are embedded. */
-        embedPerTrack: int(1, 100).default(3),
+        embedPerTrack: int(1, 100).default(5),
         /** Minimum time between two embeddings of one track. */
-        minIntervalMs: int(0, 600_000).default(500),
+        minIntervalMs: int(0, 600_000).default(200),
       })
       .prefault({}),
     quality: z
       .strictObject({
         /** Smallest face (min of box width/height, source pixels) worth embedding. */
-        minFaceSize: int(8, 4096).default(40),
+        minFaceSize: int(8, 4096).default(32),
         /** Minimum variance of the Laplacian of the aligned crop. */
-        minBlur: num(0, 1e6).default(15),
+        minBlur: num(0, 1e6).default(8),
         /** Largest |yaw| / |pitch| in degrees. */
-        maxYaw: num(0, 90).default(40),
-        maxPitch: num(0, 90).default(30),
+        maxYaw: num(0, 90).default(45),
+        maxPitch: num(0, 90).default(35),
       })
       .prefault({}),
     matching: z

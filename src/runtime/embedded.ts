@@ -153,7 +153,7 @@ export class EmbeddedRuntime {
         bestCrops: {
           maxPerTrack: config.tracking.embedPerTrack,
           minIntervalMs: config.tracking.minIntervalMs,
-          gate: { minFaceSize: config.quality.minFaceSize, maxYaw: config.quality.maxYaw, maxPitch: config.quality.maxPitch },
+          gate: { minFaceSize: config.quality.minFaceSize, minBlur: config.quality.minBlur, maxYaw: config.quality.maxYaw, maxPitch: config.quality.maxPitch },
         },
         onDecision: (camera, decision, frameTs) => this.raise(camera, decision, frameTs),
       });
