@@ -159,9 +159,9 @@ export const ConfigSchema = z
     quality: z
       .strictObject({
         /** Smallest face (min of box width/height, source pixels) worth embedding. */
-        minFaceSize: int(8, 4096).default(32),
+        minFaceSize: int(8, 4096).default(24),
         /** Minimum variance of the Laplacian of the aligned crop. */
-        minBlur: num(0, 1e6).default(8),
+        minBlur: num(0, 1e6).default(3),
         /** Largest |yaw| / |pitch| in degrees. */
         maxYaw: num(0, 90).default(45),
         maxPitch: num(0, 90).default(35),
