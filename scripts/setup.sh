@@ -48,7 +48,7 @@ CV_NODE=$CV_DIR/build/Release/opencv4nodejs.node
 cv_key="$(node -p "require('./$CV_DIR/package.json').version")-opencv$(pkg-config --modversion opencv4)-abi$(node -p process.versions.modules)"
 CACHE_ROOT=${FACESTREAM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/facestream}
 cv_cache="$CACHE_ROOT/opencv4nodejs/$cv_key/opencv4nodejs.node"
-cv_loads() { node -e "require('./$CV_DIR')" >/dev/null 2>&1; }
+cv_loads() { OPENCV4NODEJS_DISABLE_AUTOBUILD=1 node -e "require('./$CV_DIR')" >/dev/null 2>&1; }
 if [ -f "$CV_NODE" ] && cv_loads; then
   log "OpenCV binding present ($cv_key)"
 elif [ -f "$cv_cache" ] && mkdir -p "$(dirname "$CV_NODE")" && cp "$cv_cache" "$CV_NODE" && cv_loads; then

@@ -11,6 +11,9 @@ export function cv(): typeof CV {
   // The binding's external-memory tracking calls into V8 during garbage collection and aborts Node 20
   // ("Check failed: marking_done_", opencv4nodejs issues #134/#148); facestream frees Mats itself.
   process.env.OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING ??= '1';
+  // The binding is built against Debian's OpenCV (scripts/setup.sh); without this its loader looks for an
+  // opencv-build auto-build record and refuses to load a binding restored from the set-up cache.
+  process.env.OPENCV4NODEJS_DISABLE_AUTOBUILD ??= '1';
   const write = process.stdout.write;
   const log = console.log;
   process.stdout.write = (() => true) as typeof process.stdout.write;
