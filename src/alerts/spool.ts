@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fsyncDir, writeFileDurably } from '../util/durable-file';
 import { Alert, AlertSchema } from './alert';
 
 const FILE_MODE = 0o600;
@@ -294,30 +295,6 @@ function assertSafeId(id: string): void {
 /** tmp file (0600, exclusive) → write → fsync → rename → fsync directory. */
 async function writeDurably(dir: string, name: string, data: string): Promise<void> {
   const tmp = path.join(dir, `${TMP_PREFIX}${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const fh = await fs.open(tmp, 'wx', FILE_MODE);
-  try {
-    await fh.writeFile(data, 'utf8');
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
-  await fh.close();
-  try {
-    await fs.rename(tmp, path.join(dir, name));
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
-  await fsyncDir(dir);
+  await writeFileDurably(path.join(dir, name), tmp, data, FILE_MODE);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fs.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}

@@ -16,9 +16,10 @@
  * which was wrong.
  */
 import { randomBytes, createHash } from 'node:crypto';
-import { promises as fs, constants as fsc } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { endianness } from 'node:os';
 import path from 'node:path';
+import { writeFileDurably } from '../util/durable-file';
 import { z } from 'zod';
 import type { Gallery } from './gallery';
 
@@ -227,29 +228,7 @@ export async function openStore(dir: string): Promise<GalleryStore> {
     const data = encodeGallery(gallery);
     await ensurePrivateDir(abs);
     const tmp = path.join(abs, `.${STORE_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-    const fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
-    try {
-      await fh.chmod(0o600);
-      await fh.writeFile(data);
-      await fh.sync();
-    } catch (e) {
-      await fh.close().catch(() => undefined);
-      await fs.rm(tmp, { force: true });
-      throw e;
-    }
-    await fh.close();
-    try {
-      await fs.rename(tmp, file);
-    } catch (e) {
-      await fs.rm(tmp, { force: true });
-      throw e;
-    }
-    const dh = await fs.open(abs, fsc.O_RDONLY);
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
+    await writeFileDurably(file, tmp, data);
   };
 
   return { dir: abs, file, load, save };
