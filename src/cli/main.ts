@@ -7,6 +7,7 @@ import { registerEnrollCommand } from './enroll-command';
 import { registerWatchlistCommand } from './watchlist-command';
 import { registerCalibrateCommand } from './calibrate-command';
 import { registerRunCommand } from './run-command';
+import { registerDemoCommand } from './demo-command';
 import { UsageError } from '../util/errors';
 
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerWatchlistCommand(program);
   registerCalibrateCommand(program);
   registerRunCommand(program);
+  registerDemoCommand(program);
   return program;
 }
 
@@ -29,7 +31,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    // Commander has printed the problem; a usage error exits 2 like a configuration error (help/version exit 0).
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof UsageError) {
       process.stderr.write(`facestream: ${err.message}\n`);
       return err.exitCode;

@@ -113,7 +113,7 @@ export class EmbeddedRuntime {
       registry: metrics.registry,
       readiness: () => this.readiness(),
     });
-    log.info({ metrics: `http://${this.http.address}/metrics` }, 'metrics and health endpoints up');
+    log.info({ metrics: `${this.http.address}/metrics` }, 'metrics and health endpoints up');
 
     const batcher = new EmbedBatcher(this.embedder, {
       maxBatch: config.embedder.maxBatch,
@@ -128,18 +128,16 @@ export class EmbeddedRuntime {
         maxWidth: cam.maxWidth,
         transport: cam.transport,
         hwaccel: HWACCEL_ARGS[cam.hwaccel] ?? [],
+        // A live stream that ends cleanly (the server sent end-of-stream) counts as ended in this mode; otherwise
+        // live sources reconnect forever and --exit-when-sources-end could never exit with an RTSP camera.
+        ...(this.options.exitWhenSourcesEnd ? { playOnce: true } : {}),
         log,
       });
       registerCamera(metrics, cam.name);
       metrics.cameraUp.set({ camera: cam.name }, 0);
-      source.on('online', (i) => {
-        metrics.cameraUp.set({ camera: i.camera }, 1);
-        log.info({ camera: i.camera, width: i.width, height: i.height }, 'camera online');
-      });
-      source.on('offline', (i) => {
-        metrics.cameraUp.set({ camera: i.camera }, 0);
-        log.warn({ camera: i.camera, reason: i.reason, message: i.message }, 'camera offline');
-      });
+      // CameraSource itself logs "camera online" / "camera offline" (with the camera name); only the metric here.
+      source.on('online', (i) => metrics.cameraUp.set({ camera: i.camera }, 1));
+      source.on('offline', (i) => metrics.cameraUp.set({ camera: i.camera }, 0));
       source.on('reconnecting', (i) => metrics.cameraReconnectsTotal.inc({ camera: i.camera }));
       source.on('ended', (i) => log.info({ camera: i.camera }, 'source ended'));
       const pipeline = new CameraPipeline(source, {

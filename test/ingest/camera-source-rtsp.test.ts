@@ -1,5 +1,5 @@
 /**
- * CameraSource against a real RTSP server (GStreamer, test/support/rtsp-server.py) and the real ffmpeg: TCP and UDP
+ * CameraSource against a real RTSP server (GStreamer, scripts/rtsp-server.py) and the real ffmpeg: TCP and UDP
  * transport, a server that goes away and comes back, a frozen server (watchdog), an unreachable camera next to a
  * working one, and credentials that must never leak.
  */

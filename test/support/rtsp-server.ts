@@ -1,5 +1,5 @@
 /**
- * Starts test/support/rtsp-server.py (GStreamer RTSP server, Debian's /usr/bin/python3) serving mp4 files at
+ * Starts scripts/rtsp-server.py (GStreamer RTSP server, Debian's /usr/bin/python3; the demo uses it too) serving mp4 files at
  * rtsp://127.0.0.1:PORT/<mount>, with stop/restart on the same port and pause/resume (SIGSTOP/SIGCONT) to
  * simulate a camera that vanishes or freezes.
  */
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { projectRoot } from '../../src/util/paths';
 
 export const RTSP_PYTHON = process.env.FACESTREAM_RTSP_PYTHON ?? '/usr/bin/python3';
-export const RTSP_SERVER_SCRIPT = path.join(projectRoot(), 'test', 'support', 'rtsp-server.py');
+export const RTSP_SERVER_SCRIPT = path.join(projectRoot(), 'scripts', 'rtsp-server.py');
 
 /** node:test `skip` value: false when the GStreamer RTSP server can run, else the reason printed. */
 export const SKIP_NO_RTSP_SERVER: string | false = (() => {

@@ -1,14 +1,17 @@
 #!/usr/bin/python3
-"""Test RTSP server: serves H.264 mp4 files over RTSP without re-encoding.
+"""RTSP server for the demo and the tests: serves H.264 mp4 files over RTSP without re-encoding.
 
 Run with Debian's /usr/bin/python3 (needs python3-gi and gir1.2-gst-rtsp-server-1.0):
 
-    /usr/bin/python3 rtsp-server.py --port 8554 --mount cam1=/path/a.mp4 --mount cam2=/path/b.mp4
+    /usr/bin/python3 scripts/rtsp-server.py --port 8554 --mount cam1=/path/a.mp4 --mount cam2=/path/b.mp4
 
 Serves rtsp://127.0.0.1:PORT/<mount>. Every client gets its own pipeline (shared=False), so each
 connection starts from the beginning of the file. RTP over TCP (interleaved) and over UDP are both
-allowed. Prints "READY <port>" on stdout once listening (port 0 picks a free port and prints it).
-Exits 0 on SIGTERM or SIGINT.
+allowed. Prints on stdout, one line each:
+  READY <port>     once listening (port 0 picks a free port and prints it)
+  EOS <mount>      when a client's stream of <mount> has sent its last frame (the file ended)
+Exits 0 on SIGTERM or SIGINT, and with --exit-with-stdin when its stdin closes (the parent that holds the
+other end of the pipe has exited, even if it was killed without a chance to stop this server).
 """
 import argparse
 import os
@@ -39,11 +42,27 @@ def parse_mount(spec: str) -> tuple[str, str]:
     return name, os.path.abspath(path)
 
 
+def report_eos(_factory, media, name: str) -> None:
+    """Prints "EOS <name>" when this client's payloader passes end-of-stream (the file has been sent)."""
+    pay = media.get_element().get_by_name("pay0")
+    if pay is None:
+        return
+
+    def probe(_pad, info):
+        event = info.get_event()
+        if event is not None and event.type == Gst.EventType.EOS:
+            print(f"EOS {name}", flush=True)
+        return Gst.PadProbeReturn.OK
+
+    pay.get_static_pad("src").add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, probe)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="TCP port for RTSP (0 = any free port)")
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--mount", type=parse_mount, action="append", required=True, metavar="NAME=FILE")
+    parser.add_argument("--exit-with-stdin", action="store_true", help="exit when stdin reaches end of file")
     args = parser.parse_args()
 
     Gst.init(None)
@@ -61,6 +80,7 @@ def main() -> int:
         )
         factory.set_shared(False)
         factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP)
+        factory.connect("media-configure", report_eos, name)
         mounts.add_factory(f"/{name}", factory)
 
     loop = GLib.MainLoop()
@@ -74,6 +94,15 @@ def main() -> int:
 
     GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGTERM, on_signal)
     GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGINT, on_signal)
+
+    if args.exit_with_stdin:
+        def on_stdin(fd: int, _condition) -> bool:
+            if os.read(fd, 4096):
+                return GLib.SOURCE_CONTINUE
+            loop.quit()
+            return GLib.SOURCE_REMOVE
+
+        GLib.unix_fd_add_full(GLib.PRIORITY_DEFAULT, sys.stdin.fileno(), GLib.IOCondition.IN | GLib.IOCondition.HUP, on_stdin)
 
     # Clients whose connection went away (e.g. killed ffmpeg) are cleaned up periodically.
     pool = server.get_session_pool()
