@@ -36,7 +36,7 @@ export function registerRunCommand(program: Command): void {
         if (!(n > 0 && n <= 60)) throw new InvalidArgumentError(`expected a number in (0, 60], got "${v}"`);
         return n;
       })
-      .option('--exit-when-sources-end', 'when every source has ended (files play once), deliver pending alerts and exit 0'),
+      .option('--exit-when-sources-end', 'when every source has ended (files play once; a stream that ends cleanly ends its camera), deliver pending alerts and exit 0'),
   ).action(async (opts: CommonFlags & { camera?: CameraFlag[]; webhook?: string; httpPort?: number; spool?: string; fps?: number; exitWhenSourcesEnd?: boolean }) => {
     const config = configFrom(opts, {
       ...(opts.camera ? { cameras: opts.camera.map((c) => ({ ...c, ...(opts.fps ? { fps: opts.fps } : {}) })) } : {}),
