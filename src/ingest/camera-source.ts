@@ -347,7 +347,10 @@ export class CameraSource extends EventEmitter<CameraSourceEvents> {
           resolve({ reason: 'watchdog', message: `${what}; ffmpeg killed${detail}`, clean: false, gotFrames });
         } else if (!spawned) {
           resolve({ reason: 'spawn-failed', message: this.scrub(exit.message), clean: false, gotFrames });
-        } else if (exit.ok) {
+        } else if (exit.ok || /Output stream closed/.test(exit.message)) {
+          // fluent-ffmpeg kills ffmpeg (and reports "Output stream closed") when it notices the exit more than
+          // 20 ms after stdout closed, as happens on a busy event loop: stdout ended, so the stream did end.
+          // Treating it as a failure would replay a file source.
           resolve({ reason: 'exited', message: `ffmpeg exited with status 0 (end of stream)${detail}`, clean: true, gotFrames });
         } else {
           resolve({ reason: 'exited', message: tail.length > 0 ? `ffmpeg failed${detail}` : this.scrub(exit.message), clean: false, gotFrames });
