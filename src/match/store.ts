@@ -41,6 +41,17 @@ export interface GalleryStore {
 
 const RowRef = z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]); // [first row, count]
 
+/** Stored open-set thresholds (shared by the local and the Redis store). */
+export const ThresholdsSchema = z.strictObject({
+  svm: z.number(),
+  distance: z.number().nonnegative(),
+  targetFpir: z.number().optional(),
+  achievedFpir: z.number().optional(),
+  estimatedFnir: z.number().optional(),
+  calibratedAt: z.string().optional(),
+  calibrationSize: z.number().int().optional(),
+});
+
 const HeaderSchema = z.strictObject({
   rows: z.number().int().nonnegative(),
   gallery: z.strictObject({
@@ -48,15 +59,7 @@ const HeaderSchema = z.strictObject({
     embedder: z.string().min(1),
     dim: z.number().int().positive(),
     metric: z.enum(['cosine', 'euclidean']),
-    thresholds: z.strictObject({
-      svm: z.number(),
-      distance: z.number().nonnegative(),
-      targetFpir: z.number().optional(),
-      achievedFpir: z.number().optional(),
-      estimatedFnir: z.number().optional(),
-      calibratedAt: z.string().optional(),
-      calibrationSize: z.number().int().optional(),
-    }),
+    thresholds: ThresholdsSchema,
     watchlists: z.array(z.strictObject({ name: z.string().min(1), identities: z.array(z.string()), active: z.boolean() })),
     identities: z.array(
       z.strictObject({

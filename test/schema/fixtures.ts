@@ -1,5 +1,6 @@
 /** Test records for the schema tests: deterministic pseudo-random crops and embeddings, real buildAlert() alerts. */
 import protobuf from 'protobufjs';
+import { rng32 } from '../../src/match/svm';
 import { type Alert, buildAlert } from '../../src/alerts/alert';
 import type { AlignedFace, FaceDetection, FaceQuality } from '../../src/detect/types';
 import { FACESTREAM_PROTO } from '../../src/schema';
@@ -10,16 +11,10 @@ export const FAKE_JPEG = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x
 
 export const T0 = Date.UTC(2025, 4, 6, 12, 0, 0);
 
-/** Mulberry32: a small seeded PRNG, so failures reproduce. */
+/** A small seeded PRNG (the SVM's mulberry32) in [0, 1), so failures reproduce. */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = rng32(seed);
+  return () => next() / 4294967296;
 }
 
 export function randomBytes(n: number, seed: number): Uint8Array {

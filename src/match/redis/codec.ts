@@ -7,6 +7,7 @@
  * foreign record is refused with a message that says which field is wrong (never its values).
  */
 import { endianness } from 'node:os';
+import { ThresholdsSchema } from '../store';
 import { z } from 'zod';
 import { type Gallery, type Identity, type Thresholds, isSlug } from '../gallery';
 import { type SvmModel, galleryShape, sameShape } from '../svm';
@@ -55,15 +56,6 @@ export function bufferToRows(buf: Buffer, dim: number, what: string): Float32Arr
   return rows;
 }
 
-const ThresholdsSchema = z.strictObject({
-  svm: z.number(),
-  distance: z.number().nonnegative(),
-  targetFpir: z.number().optional(),
-  achievedFpir: z.number().optional(),
-  estimatedFnir: z.number().optional(),
-  calibratedAt: z.string().optional(),
-  calibrationSize: z.number().int().optional(),
-});
 
 const MetaSchema = z.strictObject({
   format: z.literal(REDIS_FORMAT),
