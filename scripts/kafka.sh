@@ -22,6 +22,8 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=infra/process-lib.sh
+. "$SCRIPT_DIR/infra/process-lib.sh"
 INFRA=$SCRIPT_DIR/infra
 KAFKA_VERSION=${FACESTREAM_KAFKA_VERSION:-3.9.2}
 CACHE_ROOT=${FACESTREAM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/facestream}
@@ -31,8 +33,6 @@ STATE_ROOT=${FACESTREAM_STATE_DIR:-${TMPDIR:-/tmp}/facestream-$(id -u)}
 
 log() { printf '[kafka] %s\n' "$*" >&2; }
 die() { printf '[kafka] error: %s\n' "$*" >&2; exit 1; }
-now_ms() { date +%s%3N; }
-secs_since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
 
 [[ $KAFKA_VERSION =~ ^3\.9\.[0-9]+$ ]] ||
   die "FACESTREAM_KAFKA_VERSION=$KAFKA_VERSION: expected a 3.9.x release (Kafka 4 removed protocol versions kafkajs needs)"
@@ -89,18 +89,6 @@ cmd_latest() {
 }
 
 # ---- process helpers -----------------------------------------------------------------------------------------------
-# alive PID: some thread of PID is still running. After SIGKILL the main thread of a multi-threaded process (the
-# JVM) turns zombie first while the other threads still tear down and hold its sockets, so every task is checked.
-alive() {
-  local t line
-  [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || return 1
-  for t in "/proc/$1/stat" /proc/"$1"/task/*/stat; do # pure bash: called in polling loops
-    { read -r line <"$t"; } 2>/dev/null || continue
-    line=${line##*) }
-    [ "${line:0:1}" = Z ] || return 0
-  done
-  return 1
-}
 # is_our_broker PID DIR: a live kafka.Kafka whose config is DIR/server.properties (guards against pid reuse)
 is_our_broker() { alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $2/server.properties"; }
 running_pid() { # prints the broker pid of DIR if it is running
@@ -108,36 +96,6 @@ running_pid() { # prints the broker pid of DIR if it is running
   pid=$(cat "$1/kafka.pid" 2>/dev/null || true)
   is_our_broker "$pid" "$1" && echo "$pid"
 }
-wait_gone() { # wait_gone PID SECONDS -> 0 when gone
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do alive "$1" || return 0; sleep 0.1; done
-  ! alive "$1"
-}
-
-# Free TCP ports on 127.0.0.1, found by binding port 0 (all held at once, so they differ).
-free_ports() {
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-}
-port_free() { # port_free PORT: can we bind 127.0.0.1:PORT (SO_REUSEADDR like the JVM, so TIME_WAIT does not count)
-  python3 - "$1" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)
-PY
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 random_cluster_id() { # a Kafka Uuid: 16 random bytes, URL-safe base64 without padding (22 characters)
   head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'

@@ -17,25 +17,14 @@
 #   redis.out (stdout/stderr: start-up errors before the log file opens).
 set -euo pipefail
 
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=infra/process-lib.sh
+. "$SCRIPT_DIR/infra/process-lib.sh"
 STATE_ROOT=${FACESTREAM_STATE_DIR:-${TMPDIR:-/tmp}/facestream-$(id -u)}
 
 log() { printf '[redis] %s\n' "$*" >&2; }
 die() { printf '[redis] error: %s\n' "$*" >&2; exit 1; }
-now_ms() { date +%s%3N; }
-secs_since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.2f", (b - a) / 1000 }'; }
 
-# alive PID: some thread of PID is still running. After SIGKILL the main thread of a multi-threaded process (the
-# JVM) turns zombie first while the other threads still tear down and hold its sockets, so every task is checked.
-alive() {
-  local t line
-  [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || return 1
-  for t in "/proc/$1/stat" /proc/"$1"/task/*/stat; do # pure bash: called in polling loops
-    { read -r line <"$t"; } 2>/dev/null || continue
-    line=${line##*) }
-    [ "${line:0:1}" = Z ] || return 0
-  done
-  return 1
-}
 # is_our_server PID DIR: a live redis-server started for DIR (guards against pid reuse). Redis rewrites its argv
 # (process title), so the check uses its working directory, which --dir sets to DIR/data.
 is_our_server() { alive "$1" && [ "$(readlink "/proc/$1/cwd" 2>/dev/null)" = "$2/data" ] && grep -q redis "/proc/$1/comm"; }
@@ -44,25 +33,7 @@ running_pid() {
   pid=$(cat "$1/redis.pid" 2>/dev/null || true)
   is_our_server "$pid" "$1" && echo "$pid"
 }
-wait_gone() {
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do alive "$1" || return 0; sleep 0.1; done
-  ! alive "$1"
-}
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-port_free() {
-  python3 - "$1" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)
-PY
-}
+free_port() { free_ports 1; }
 ping() { [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]; }
 
 parse_common() {
