@@ -9,13 +9,14 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../src/util/paths';
 import { sharedDir } from '../support/shared';
+import { sleep } from '../support/net';
+export { closedPort, sleep } from '../support/net';
 
 /** The compiled command line. */
 export const CLI = path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js');
@@ -260,21 +261,6 @@ export async function loopClip(src: string, times: number, dest: string): Promis
   return dest;
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on (bound, then closed). */
-export function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 /** Polls `cond` every 100 ms until it holds; throws after `timeoutMs`. */
 export async function pollUntil(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

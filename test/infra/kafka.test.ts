@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Consumer, Kafka, KafkaMessage, logLevel, Partitioners, Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
 import { portAccepts } from '../support/infra-script';
-import { KafkaBroker, kafkaUnavailableReason, startKafka } from '../support/kafka';
+import { KafkaBroker, kafkaUnavailableReason, readTopic, startKafka } from '../support/kafka';
 
 const SKIP = kafkaUnavailableReason();
 if (SKIP) console.log(`# skipping the real-Kafka tests: ${SKIP}`);
@@ -20,40 +20,10 @@ interface Received {
   headers: Record<string, string>;
 }
 
-function decode(partition: number, m: KafkaMessage): Received {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
-  return { partition, offset: m.offset, key: m.key?.toString(), value: m.value?.toString(), headers };
-}
-
-/** Reads `count` messages of `topic` from the beginning with a new consumer group, then disconnects. */
+/** Reads `count` messages of `topic` from the beginning with a new consumer group, as text. */
 async function consume(kafka: Kafka, topic: string, count: number, timeoutMs = 60_000): Promise<Received[]> {
-  const consumer: Consumer = kafka.consumer({ groupId: `smoke-${topic}-${Date.now()}`, sessionTimeout: 10_000, heartbeatInterval: 1000 });
-  const got: Received[] = [];
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`consumed ${got.length} of ${count} messages of ${topic} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      consumer
-        .run({
-          eachMessage: async ({ partition, message }) => {
-            got.push(decode(partition, message));
-            if (got.length >= count) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return got;
+  const raw = await readTopic(kafka, topic, count, timeoutMs);
+  return raw.map((r) => ({ partition: r.partition, offset: r.offset, key: r.key?.toString(), value: r.value?.toString(), headers: r.headers }));
 }
 
 function idempotentProducer(kafka: Kafka): Producer {

@@ -1,10 +1,10 @@
 /** Helpers for the ingest tests: a pino logger captured in memory, polling waits, a closed local port. */
-import net from 'node:net';
 import type { TestContext } from 'node:test';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { CameraSource, type CameraSourceOptions } from '../../src/ingest/camera-source';
 import { REDACT_PATHS, type Logger } from '../../src/util/log';
+export { closedPort, sleep } from '../support/net';
 
 /** A CameraSource that is stopped when the test ends, pass or fail (a running one keeps the process alive). */
 export function cameraFor(t: TestContext, options: CameraSourceOptions): CameraSource {
@@ -34,18 +34,3 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, what: stri
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** A TCP port on 127.0.0.1 that nothing listens on (bound, then closed). */
-export function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}

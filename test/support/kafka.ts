@@ -8,6 +8,7 @@
  * The script gets this process's pid: if the test run dies without calling stop(), a watchdog stops the broker and
  * deletes the data dir.
  */
+import type { Kafka } from 'kafkajs';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -95,4 +96,41 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
       await runInfraScript('kafka.sh', ['stop', '--dir', dir, '--purge'], 60_000);
     },
   };
+}
+
+export interface RawRecord {
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/** Reads `count` records of `topic` from the beginning with a throwaway group. */
+export async function readTopic(kafka: Kafka, topic: string, count: number, timeoutMs = 30_000): Promise<RawRecord[]> {
+  const consumer = kafka.consumer({ groupId: `reader-${topic}-${Date.now()}-${Math.random()}`, sessionTimeout: 10_000 });
+  const got: RawRecord[] = [];
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read ${got.length} of ${count} records of ${topic} in ${timeoutMs} ms`)), timeoutMs);
+      consumer
+        .run({
+          eachMessage: async ({ partition, message }) => {
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+            got.push({ partition, offset: message.offset, key: message.key, value: message.value, headers });
+            if (got.length >= count) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return got;
 }

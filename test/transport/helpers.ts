@@ -21,39 +21,7 @@ export function cropRecord(n: number): OutgoingRecord {
 
 export const seqOf = (value: Buffer | null): number => decodeFaceCrop(value).frame.seq;
 
-export interface RawRecord {
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-}
-
-/** Reads `count` records of `topic` from the beginning with a throwaway group. */
-export async function readTopic(kafka: Kafka, topic: string, count: number, timeoutMs = 30_000): Promise<RawRecord[]> {
-  const consumer = kafka.consumer({ groupId: `reader-${topic}-${Date.now()}-${Math.random()}`, sessionTimeout: 10_000 });
-  const got: RawRecord[] = [];
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`read ${got.length} of ${count} records of ${topic} in ${timeoutMs} ms`)), timeoutMs);
-      consumer
-        .run({
-          eachMessage: async ({ partition, message }) => {
-            got.push({ partition, offset: message.offset, key: message.key, value: message.value });
-            if (got.length >= count) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return got;
-}
+export { readTopic, type RawRecord } from '../support/kafka';
 
 export async function waitFor(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
   const t0 = Date.now();
