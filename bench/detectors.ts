@@ -19,9 +19,9 @@ import { createDetector } from '../src/detect/detector';
 import { matchBoxes } from '../src/detect/match-boxes';
 import type { Box } from '../src/detect/types';
 import type { Frame } from '../src/image/frame';
-import { ModelFileError, ModelRegistry, ResolvedDetector } from '../src/models/registry';
 import { cv } from '../src/util/cv';
 import { projectRoot } from '../src/util/paths';
+import { resolveDetector } from './models';
 
 const HAAR_FILE = '/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml';
 const HAAR_PARAMS = { scaleFactor: 1.1, minNeighbors: 5, minSize: 20 };
@@ -42,18 +42,6 @@ interface Row {
   note?: string;
 }
 
-function resolve(name: string, modelDir: string): ResolvedDetector | string {
-  const errors: string[] = [];
-  for (const dir of [undefined, existsSync(modelDir) ? modelDir : undefined]) {
-    try {
-      return new ModelRegistry(dir ? { modelDir: dir } : {}).detector(name);
-    } catch (err) {
-      if (!(err instanceof ModelFileError)) throw err;
-      errors.push(err.message);
-    }
-  }
-  return errors.join(' | ');
-}
 
 function haar(): BoxDetector | string {
   if (!existsSync(HAAR_FILE)) return `${HAAR_FILE} absent (Debian package opencv-data)`;
@@ -137,7 +125,7 @@ async function main(): Promise<void> {
 
   const candidates: (BoxDetector | string)[] = [];
   for (const name of ['mtcnn', 'yunet']) {
-    const r = resolve(name, modelDir);
+    const r = resolveDetector(name, modelDir);
     if (typeof r === 'string') {
       candidates.push(`${name}: ${r}`);
       continue;

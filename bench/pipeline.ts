@@ -47,10 +47,11 @@ import { padToDivisor } from '../src/detect/yunet';
 import type { Frame } from '../src/image/frame';
 import { CameraSource } from '../src/ingest/camera-source';
 import type { EmbedderDescriptor } from '../src/models/descriptor';
-import { ModelFileError, ModelRegistry, type ResolvedDetector } from '../src/models/registry';
+import { ModelRegistry } from '../src/models/registry';
 import { EmbeddedRuntime } from '../src/runtime/embedded';
 import { cv } from '../src/util/cv';
 import { projectRoot } from '../src/util/paths';
+import { resolveDetector } from './models';
 import { startWebhookReceiver } from '../test/support/webhook-receiver';
 
 const TARGET_YUNET = 40;
@@ -330,19 +331,6 @@ function bareYunetForward(modelFile: string, frame: Frame, analysisWidth: number
   return { calls, cpu: cpuSince(m), input: `${padded.cols}x${padded.rows}` };
 }
 
-function resolveDetector(name: string, modelDir: string | undefined): ResolvedDetector | string {
-  const errors: string[] = [];
-  for (const dir of [undefined, modelDir && existsSync(modelDir) ? modelDir : undefined]) {
-    if (dir === undefined && errors.length > 0) continue;
-    try {
-      return new ModelRegistry(dir ? { modelDir: dir } : {}).detector(name);
-    } catch (err) {
-      if (!(err instanceof ModelFileError)) throw err;
-      errors.push(err.message);
-    }
-  }
-  return errors.join(' | ');
-}
 
 interface RunFigures {
   frames: number;
