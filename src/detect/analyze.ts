@@ -17,9 +17,9 @@ export async function analyzeFrame(
   frame: Frame,
   embedder: EmbedderDescriptor,
 ): Promise<AlignedFace[]> {
-  const detections = await detector.detect(frame);
+  const mat = frameToMat(frame); // one copy of the frame serves detection and alignment
+  const detections = await detector.detect(frame, mat);
   if (detections.length === 0) return [];
-  const mat = frameToMat(frame);
   return detections.map((detection) => {
     const crop = alignFaceMat(mat, detection, embedder);
     return { detection, quality: assessQuality(detection, crop), crop };

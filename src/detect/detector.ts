@@ -15,8 +15,11 @@ import { parseYunetOptions, YunetNetwork } from './yunet';
 
 export interface FaceDetector {
   readonly name: string;
-  /** Faces in the frame, best score first, in frame pixel coordinates. Never throws for small frames. */
-  detect(frame: Frame): Promise<FaceDetection[]>;
+  /**
+   * Faces in the frame, best score first, in frame pixel coordinates. Never throws for small frames.
+   * `mat`: the frame already copied into a Mat (by a caller that needs one anyway), so it is not copied twice.
+   */
+  detect(frame: Frame, mat?: Mat): Promise<FaceDetection[]>;
   close?(): void;
 }
 
@@ -106,8 +109,8 @@ class ScaledDetector implements FaceDetector {
     private readonly maxHeight: number,
   ) {}
 
-  detect(frame: Frame): Promise<FaceDetection[]> {
-    const run = this.queue.then(() => this.run(frame));
+  detect(frame: Frame, mat?: Mat): Promise<FaceDetection[]> {
+    const run = this.queue.then(() => this.run(frame, mat));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -116,7 +119,7 @@ class ScaledDetector implements FaceDetector {
     this.closed = true;
   }
 
-  private async run(frame: Frame): Promise<FaceDetection[]> {
+  private async run(frame: Frame, frameMat?: Mat): Promise<FaceDetection[]> {
     if (this.closed) throw new Error(`detector "${this.name}" is closed`);
     assertFrame(frame);
     const s = analysisScale(frame.width, frame.height, this.maxWidth, this.maxHeight);
@@ -124,7 +127,7 @@ class ScaledDetector implements FaceDetector {
     const th = Math.max(1, Math.round(frame.height * s));
     if (Math.min(tw, th) < MIN_DETECTABLE) return [];
     const c = cv();
-    let mat = frameToMat(frame);
+    let mat = frameMat ?? frameToMat(frame);
     if (tw !== frame.width || th !== frame.height) mat = await mat.resizeAsync(th, tw, 0, 0, c.INTER_AREA);
     const found = await this.impl.detect(mat);
     const sx = frame.width / tw;
