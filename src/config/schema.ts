@@ -202,6 +202,75 @@ export const ConfigSchema = z
         host: text('a host or IP address').default('0.0.0.0'),
       })
       .prefault({}),
+    /** Distributed mode: the Kafka cluster the services share (ignored by the embedded mode). */
+    kafka: z
+      .strictObject({
+        /** Bootstrap brokers, host:port. */
+        brokers: z
+          .array(text('a broker as host:port').refine((b) => /^[^\s:/]+:\d{1,5}$/.test(b), { error: 'expected a broker as host:port' }), {
+            error: 'expected a list of brokers as host:port',
+          })
+          .min(1, { error: 'expected at least one broker as host:port' })
+          .default(['127.0.0.1:9092']),
+        clientId: text('a client id').default('facestream'),
+        /** Prefix of every topic name. */
+        topicPrefix: text('a topic prefix').regex(/^[A-Za-z0-9._-]{1,100}$/, { error: 'expected letters, digits, ".", "_" or "-"' }).default('facestream.'),
+        /** Prefix of every consumer group id (the role is appended: facestream-embed, …). */
+        groupPrefix: text('a group id prefix').default('facestream-'),
+        /** Replication factor of the topics the services create (3 in production). */
+        replicationFactor: int(1, 16).default(1),
+        /** Partitions of the faces/embeddings topics (the parallelism limit of embed and match). */
+        partitions: int(1, 10_000).default(12),
+        /** Partitions of the compacted cameras topic: the finest unit of camera assignment between ingest processes. */
+        cameraPartitions: int(1, 10_000).default(64),
+        /** A member silent this long leaves its consumer group (its work moves to the others). */
+        sessionTimeoutMs: int(6_000, 300_000).default(10_000),
+        ssl: bool().default(false),
+        sasl: z
+          .strictObject({
+            mechanism: oneOf(['plain', 'scram-sha-256', 'scram-sha-512']),
+            username: text('a user name'),
+            password: text('a password'),
+          })
+          .optional(),
+      })
+      .prefault({}),
+    /** Distributed mode: the Redis that holds the shared gallery and the alert de-duplication keys. */
+    redis: z
+      .strictObject({
+        /** redis://[user:password@]host:port[/db] (rediss:// for TLS). Also FACESTREAM_REDIS__URL. */
+        url: text('a redis:// or rediss:// URL')
+          .refine((v) => /^rediss?:\/\/[^\s]+$/.test(v), { error: 'expected a redis:// or rediss:// URL' })
+          .optional(),
+        /** Key prefix (Redis Cluster: a hash tag such as "{facestream}:"). */
+        prefix: text('a key prefix').default('facestream:'),
+        /** How long an alert id is remembered for de-duplication. */
+        dedupTtlSec: int(60, 90 * 86_400).default(7 * 86_400),
+      })
+      .prefault({}),
+    /** Distributed-mode services. */
+    services: z
+      .strictObject({
+        embed: z
+          .strictObject({
+            /** A batch is run when it holds embedder.maxBatch crops or its oldest crop has waited this long. */
+            maxWaitMs: int(0, 10_000).default(15),
+          })
+          .prefault({}),
+        ingest: z
+          .strictObject({
+            /** Most cameras one ingest process runs; more assigned ones wait (and are reported) until capacity frees. */
+            maxCameras: int(1, 10_000).default(32),
+          })
+          .prefault({}),
+        match: z
+          .strictObject({
+            /** A track's state is dropped when no embedding arrived for it this long. */
+            trackIdleMs: int(1_000, 3_600_000).default(60_000),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     log: z
       .strictObject({
         level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

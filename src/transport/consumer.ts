@@ -42,6 +42,8 @@ export interface RunConsumerOptions<T> {
   onLag?: (sample: LagSample) => void;
   /** Gauge with labels topic, partition, group; set to the lag after each committed batch. */
   lagGauge?: Gauge<'topic' | 'partition' | 'group'>;
+  /** Called after a record is written to the dead-letter topic (for a counter; the reason is SchemaError.reason or the error's message). */
+  onDeadLetter?: (reason: string) => void;
   /** Start from the earliest offset when the group has no committed offset (default true). */
   fromBeginning?: boolean;
   /** Backoff between retries of a retryable failure: initial ms (doubling, capped at 5 s). Default 200. */
@@ -120,6 +122,7 @@ export async function runConsumer<T>(opts: RunConsumerOptions<T>): Promise<Runni
     const failed = await attempt(() => opts.dlq.producer.send(opts.dlq.topic, [{ key: deadLetterKey(d), value: encodeDeadLetter(d) }]).then(() => undefined), p);
     // A dead letter that cannot be written must not be committed past: surface it (the batch is re-delivered).
     if (failed !== undefined) throw failed;
+    opts.onDeadLetter?.(d.reason);
   }
 
   async function eachBatch(p: EachBatchPayload): Promise<void> {
