@@ -8,6 +8,7 @@ import { registerWatchlistCommand } from './watchlist-command';
 import { registerCalibrateCommand } from './calibrate-command';
 import { registerRunCommand } from './run-command';
 import { registerDemoCommand } from './demo-command';
+import { registerReceiveCommand } from './receive-command';
 import { UsageError } from '../util/errors';
 
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerCalibrateCommand(program);
   registerRunCommand(program);
   registerDemoCommand(program);
+  registerReceiveCommand(program);
   return program;
 }
 

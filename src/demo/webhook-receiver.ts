@@ -33,6 +33,8 @@ export interface DemoReceiverOptions {
   alertsDir: string;
   onAlert?: (a: ReceivedAlert) => void;
   onRejected?: (reason: string) => void;
+  /** Port on 127.0.0.1 (default 0: any free port). */
+  port?: number;
 }
 
 const MAX_BODY = 16 << 20;
@@ -88,7 +90,7 @@ export async function startDemoReceiver(options: DemoReceiverOptions): Promise<D
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return {
