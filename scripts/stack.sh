@@ -25,6 +25,11 @@ CLI=(node "$ROOT/dist/src/cli/main.js")
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# readyz PORT [print]: exit 0 when the service answers ready (node's fetch: no curl needed).
+readyz() {
+  node -e 'fetch(process.argv[1]).then(async (r) => { if (process.argv[2]) console.log(r.status, await r.text()); process.exit(r.ok ? 0 : 1); }, (e) => { if (process.argv[2]) console.log(e.message); process.exit(1); })' \
+    "http://127.0.0.1:$1/readyz" "${2:-}"
+}
 pid_of() { cat "$STATE/$1.pid" 2>/dev/null || true; }
 
 http_port() {
@@ -53,7 +58,7 @@ start_bg() {
 wait_ready() { # wait_ready NAME PORT SECONDS
   local i
   for ((i = 0; i < $3 * 2; i++)); do
-    if curl -fsS "http://127.0.0.1:$2/readyz" >/dev/null 2>&1; then log "$1 ready (http://127.0.0.1:$2/readyz)"; return 0; fi
+    if readyz "$2"; then log "$1 ready (http://127.0.0.1:$2/readyz)"; return 0; fi
     alive "$(pid_of "$1")" || { tail -20 "$STATE/$1.log" >&2; die "$1 exited; see $STATE/$1.log"; }
     sleep 0.5
   done
@@ -99,7 +104,7 @@ cmd_status() {
   for s in receiver "${SERVICES[@]}"; do
     if alive "$(pid_of "$s")"; then
       if [ "$s" = receiver ]; then echo "$s: running (pid $(pid_of "$s"))"
-      else echo "$s: running (pid $(pid_of "$s")), readyz: $(curl -sS "http://127.0.0.1:$(http_port "$s")/readyz" 2>&1 || true)"; fi
+      else echo "$s: running (pid $(pid_of "$s")), readyz: $(readyz "$(http_port "$s")" print || true)"; fi
     else echo "$s: stopped"; code=3; fi
   done
   bash scripts/kafka.sh status --dir "$STATE/kafka" || code=3

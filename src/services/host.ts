@@ -103,6 +103,24 @@ function kafkaExtra(config: Config): { ssl?: boolean; sasl?: SASLOptions } {
   };
 }
 
+/** The kafkajs client of a service or command (client id `<clientId>-<who>`), TLS/SASL from the config. */
+export function kafkaFromConfig(config: Config, who: string): Kafka {
+  return createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-${who}`, extra: kafkaExtra(config) });
+}
+
+/** The topic plan the configuration asks for (prefix, replication, partitions). */
+export function configTopicPlan(config: Config): TopicPlan {
+  return topicPlan({
+    prefix: config.kafka.topicPrefix,
+    replicationFactor: config.kafka.replicationFactor,
+    topics: {
+      faces: { partitions: config.kafka.partitions },
+      embeddings: { partitions: config.kafka.partitions },
+      cameras: { partitions: config.kafka.cameraPartitions },
+    },
+  });
+}
+
 function serviceMetrics(m: FacestreamMetrics): ServiceMetrics {
   const p = METRIC_PREFIX;
   const registers = [m.registry];
@@ -157,16 +175,8 @@ export async function startServiceHost(role: ServiceRole, config: Config, option
   const http: RunningHttpServer = await startHttpServer({ port: config.http.port, host: config.http.host, registry: metrics.registry, readiness });
   log.info({ address: http.address }, 'metrics at /metrics, health at /healthz and /readyz');
 
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-${role}`, extra: kafkaExtra(config) });
-  const plan = topicPlan({
-    prefix: config.kafka.topicPrefix,
-    replicationFactor: config.kafka.replicationFactor,
-    topics: {
-      faces: { partitions: config.kafka.partitions },
-      embeddings: { partitions: config.kafka.partitions },
-      cameras: { partitions: config.kafka.cameraPartitions },
-    },
-  });
+  const kafka = kafkaFromConfig(config, role);
+  const plan = configTopicPlan(config);
   const topics = Object.fromEntries(Object.entries(plan.topics).map(([r, s]) => [r, s.name])) as Record<TopicRole, string>;
 
   let kafkaState: ReadinessCheck = { ok: false, detail: 'connecting to Kafka' };
