@@ -98,7 +98,10 @@ running_pid() { # prints the broker pid of DIR if it is running
 }
 
 random_cluster_id() { # a Kafka Uuid: 16 random bytes, URL-safe base64 without padding (22 characters)
-  head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+  local id
+  id=$(head -c 16 /dev/urandom | base64 | tr "+/" "-_" | tr -d "=\n")
+  while [ "${id:0:1}" = - ]; do id=$(head -c 16 /dev/urandom | base64 | tr "+/" "-_" | tr -d "=\n"); done
+  echo "$id" # an id starting with "-" would read as an option to kafka-storage format
 }
 
 # ---- start ---------------------------------------------------------------------------------------------------------

@@ -11,6 +11,13 @@
  *                                        → retried up to `maxClientErrorAttempts`, then dead-lettered
  * On start() everything already in the spool (e.g. spooled before a restart) is delivered first.
  *
+ * Hooks (optional, for a caller that coordinates several deliverers, e.g. exactly-once across processes):
+ *   beforeSend(alert)     asked before every POST: 'send' | 'skip' (drop it from this spool, undelivered: someone
+ *                         else holds or delivered it) | 'retry-later' (ask again after a backoff; throwing = the same)
+ *   afterDelivered(alert) after a 2xx and BEFORE the alert leaves the spool; a failure is retried (no new POST)
+ *                         until it succeeds or stop() (the alert then stays spooled)
+ *   beforeDead(…)         before an alert moves to dead/; a failure is retried likewise
+ *
  * The retry loop is hand-written rather than built on `exponential-backoff`: that library's waits cannot be
  * cancelled (stop() would hang for up to the maximum delay) and it has no hook for Retry-After.
  *
@@ -35,6 +42,17 @@ export interface BackoffOptions {
   multiplier?: number;
 }
 
+/** What DeliveryHooks.beforeSend decided about an alert at the head of the spool. */
+export type SendDecision = 'send' | 'skip' | 'retry-later';
+
+/** Optional callbacks around each delivery (see the file comment). */
+export interface DeliveryHooks {
+  beforeSend?(alert: Alert, deliverer: WebhookDeliverer): SendDecision | Promise<SendDecision>;
+  afterDelivered?(alert: Alert, deliverer: WebhookDeliverer): void | Promise<void>;
+  /** `alert` is undefined when the spool entry itself could not be read. */
+  beforeDead?(id: string, reason: string, alert: Alert | undefined, deliverer: WebhookDeliverer): void | Promise<void>;
+}
+
 export interface DelivererOptions {
   url: string;
   /** Signing secret(s) (see sign.ts); several = one signature each (rotation). */
@@ -48,6 +66,7 @@ export interface DelivererOptions {
   /** Cap on a receiver's Retry-After (ms). Default 600 000 (10 min). */
   maxRetryAfterMs?: number;
   logger?: Logger;
+  hooks?: DeliveryHooks;
   /** For tests: random source of the jitter (0..1). */
   random?: () => number;
 }
@@ -72,8 +91,22 @@ export interface DeadEvent {
   reason: string;
 }
 
+export interface SkippedEvent {
+  id: string;
+}
+export interface DeferredEvent {
+  id: string;
+  /** Why it was not sent now (a hook's error text, or its 'retry-later'). */
+  error: string;
+  retryInMs: number;
+}
+
 export interface DelivererEvents {
   delivered: [DeliveredEvent];
+  /** beforeSend answered 'skip': the alert left the spool undelivered. */
+  skipped: [SkippedEvent];
+  /** beforeSend answered 'retry-later' (or threw): the alert stays at the head of the spool. */
+  deferred: [DeferredEvent];
   'attempt-failed': [AttemptFailedEvent];
   dead: [DeadEvent];
   /** Number of pending alerts after each change. */
@@ -105,6 +138,7 @@ export class WebhookDeliverer extends EventEmitter<DelivererEvents> {
   private readonly random: () => number;
   private readonly rawUrl: string;
   private readonly secretStrings: string[];
+  private readonly hooks: DeliveryHooks;
   private abort = new AbortController();
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -135,6 +169,7 @@ export class WebhookDeliverer extends EventEmitter<DelivererEvents> {
     this.maxClientErrorAttempts = opts.maxClientErrorAttempts ?? 5;
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 600_000;
     this.random = opts.random ?? Math.random;
+    this.hooks = opts.hooks ?? {};
     this.log = (opts.logger ?? rootLogger()).child({ component: 'webhook', webhook: this.maskedUrl });
     // Strings that must never leave this object in an error text.
     this.rawUrl = opts.url;
@@ -190,7 +225,8 @@ export class WebhookDeliverer extends EventEmitter<DelivererEvents> {
 
   /**
    * Stops the loop: an in-flight request is aborted (its alert stays spooled and is re-sent — same
-   * webhook-id — by the next start), a backoff wait ends at once.
+   * webhook-id — by the next start), a backoff wait ends at once. A request already answered 2xx is still
+   * recorded (afterDelivered tried once, then the spool) before stop() resolves.
    */
   async stop(): Promise<void> {
     this.abort.abort();
@@ -237,27 +273,55 @@ export class WebhookDeliverer extends EventEmitter<DelivererEvents> {
       alert = await this.spool.read(id);
     } catch (err) {
       const reason = `unreadable spool entry: ${errorText(err)}`;
-      await this.spool.markDead(id, reason);
-      this.log.error({ alertId: id, reason }, 'alert dead-lettered');
-      this.emit('dead', { id, reason });
+      await this.dead(id, reason, undefined, signal);
       return;
     }
     const body = Buffer.from(JSON.stringify(alert), 'utf8');
-    for (let attempt = 1; !signal.aborted; attempt++) {
+    let deferrals = 0;
+    for (let attempt = 1; !signal.aborted; ) {
+      if (this.hooks.beforeSend) {
+        let decision: SendDecision;
+        let why = 'not cleared for sending yet';
+        try {
+          decision = await this.hooks.beforeSend(alert, this);
+        } catch (err) {
+          decision = 'retry-later';
+          why = this.scrub(errorText(err));
+        }
+        if (signal.aborted) return;
+        if (decision === 'skip') {
+          await this.spool.markDelivered(id); // leaves the spool (and is remembered, so a re-enqueue is a no-op)
+          this.log.debug({ alertId: id, camera: alert.camera }, 'alert skipped before sending');
+          this.emit('skipped', { id });
+          return;
+        }
+        if (decision === 'retry-later') {
+          deferrals++;
+          const retryInMs = Math.round(this.backoffMs(deferrals));
+          this.emit('deferred', { id, error: why, retryInMs });
+          const line = { alertId: id, error: why, retryInMs };
+          if (deferrals === 1) this.log.warn(line, 'alert not sent yet; will ask again');
+          else this.log.debug(line, 'alert still not sent; will ask again');
+          await sleep(retryInMs, signal);
+          continue;
+        }
+        deferrals = 0;
+      }
       const outcome = await this.attempt(id, body, signal);
-      if (signal.aborted) return;
+      // A 2xx is recorded even when stop() came meanwhile: forgetting it would re-send the alert on the next start.
       if (outcome.kind === 'delivered') {
+        // The hook runs before the spool forgets the alert: if it never succeeds (stop()), the alert stays spooled.
+        if (this.hooks.afterDelivered && !(await this.persist('after-delivery hook', id, () => this.hooks.afterDelivered!(alert, this), signal))) return;
         await this.spool.markDelivered(id);
         this.log.debug({ alertId: id, camera: alert.camera, attempts: attempt }, 'alert delivered');
         this.emit('delivered', { id, attempts: attempt, status: outcome.status });
         return;
       }
+      if (signal.aborted) return;
       if (outcome.kind === 'client-error' && attempt >= this.maxClientErrorAttempts) {
         const reason = `${outcome.error} after ${attempt} attempts`;
         this.emit('attempt-failed', { id, attempt, status: outcome.status, error: outcome.error });
-        await this.spool.markDead(id, reason);
-        this.log.error({ alertId: id, camera: alert.camera, reason }, 'alert dead-lettered');
-        this.emit('dead', { id, reason });
+        await this.dead(id, reason, alert, signal);
         return;
       }
       const backoff = this.backoffMs(attempt);
@@ -266,6 +330,30 @@ export class WebhookDeliverer extends EventEmitter<DelivererEvents> {
       this.emit('attempt-failed', { id, attempt, status: outcome.status, error: outcome.error, retryInMs });
       this.log.warn({ alertId: id, attempt, status: outcome.status, error: outcome.error, retryInMs }, 'webhook delivery failed; will retry');
       await sleep(retryInMs, signal);
+      attempt++;
+    }
+  }
+
+  /** beforeDead hook (persistently), then dead/ and the 'dead' event; a no-op when stopped first. */
+  private async dead(id: string, reason: string, alert: Alert | undefined, signal: AbortSignal): Promise<void> {
+    if (this.hooks.beforeDead && !(await this.persist('dead-letter hook', id, () => this.hooks.beforeDead!(id, reason, alert, this), signal))) return;
+    await this.spool.markDead(id, reason);
+    this.log.error({ alertId: id, camera: alert?.camera, reason }, 'alert dead-lettered');
+    this.emit('dead', { id, reason });
+  }
+
+  /** Runs `fn` (at least once, even after stop()) until it succeeds, with backoff between tries; false when stopped first. */
+  private async persist(what: string, id: string, fn: () => void | Promise<void>, signal: AbortSignal): Promise<boolean> {
+    for (let tries = 1; ; tries++) {
+      try {
+        await fn();
+        return true;
+      } catch (err) {
+        if (signal.aborted) return false;
+        const retryInMs = Math.round(this.backoffMs(tries));
+        this.log.warn({ alertId: id, error: this.scrub(errorText(err)), retryInMs }, `${what} failed; will retry`);
+        await sleep(retryInMs, signal);
+      }
     }
   }
 

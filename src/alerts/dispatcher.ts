@@ -14,7 +14,7 @@ import type { Logger } from '../util/log';
 import { logger as rootLogger } from '../util/log';
 import { maskUrl } from '../util/redact';
 import { Alert } from './alert';
-import { BackoffOptions, WebhookDeliverer } from './deliverer';
+import { BackoffOptions, DeliveryHooks, WebhookDeliverer } from './deliverer';
 import { Spool } from './spool';
 
 export interface WebhookTarget {
@@ -30,6 +30,8 @@ export interface AlertDispatcherOptions {
   maxClientErrorAttempts?: number;
   metrics?: Pick<FacestreamMetrics, 'webhookDeliveriesTotal' | 'spoolPending'>;
   logger?: Logger;
+  /** Passed to every webhook's deliverer (each hook gets the deliverer: its spool dir names the webhook). */
+  hooks?: DeliveryHooks;
 }
 
 /** The spool directory of one webhook (see the file comment); `ordinal` separates URLs that mask alike. */
@@ -59,6 +61,7 @@ export class AlertDispatcher {
         backoff: opts.backoff,
         maxClientErrorAttempts: opts.maxClientErrorAttempts,
         logger: opts.logger,
+        hooks: opts.hooks,
       });
       if (opts.metrics) {
         const m = opts.metrics;

@@ -1,3 +1,4 @@
+import { maskUrl } from '../util/redact';
 import { Command } from 'commander';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -61,7 +62,7 @@ export function registerCalibrateCommand(program: Command): void {
         process.stdout.write(
           `thresholds: svm >= ${result.thresholds.svm.toFixed(4)}, distance <= ${result.thresholds.distance.toFixed(4)}\n` +
             `target FPIR ${target}, achieved ${result.achievedFpir.toFixed(4)} on ${unknowns.length} unknown faces (95% upper bound ${result.fpirUpper95.toFixed(4)}), estimated FNIR ${Number.isNaN(result.estimatedFnir) ? 'n/a' : result.estimatedFnir.toFixed(4)}\n` +
-            `saved with gallery v${next.version} in ${config.store}\n`,
+            `saved with gallery v${next.version} in ${maskUrl(config.store)}\n`,
         );
       }
     } finally {

@@ -6,6 +6,7 @@ import { createDetector, type FaceDetector } from '../detect/detector';
 import { Embedder } from '../embed/embedder';
 import { createGallery, defaultThresholds, type Gallery } from '../match/gallery';
 import { openStore, type GalleryStore } from '../match/store';
+import { isRedisStoreUrl, openRedisGalleryStore } from '../match/redis-gallery-store';
 import { ModelRegistry } from '../models/registry';
 import { logger } from '../util/log';
 
@@ -18,7 +19,7 @@ export interface CommonFlags {
 }
 
 export function addCommonOptions(cmd: Command, { models = true } = {}): Command {
-  cmd.option('--config <file>', 'YAML config file (default: $FACESTREAM_CONFIG)').option('--store <path>', 'gallery store directory');
+  cmd.option('--config <file>', 'YAML config file (default: $FACESTREAM_CONFIG)').option('--store <path>', 'gallery store directory, or redis://host:port[/db] (rediss:// for TLS) for the shared gallery of distributed mode');
   if (models) {
     cmd
       .option('--model-dir <dir>', 'extra directory with model files and *.model.json descriptors')
@@ -67,15 +68,18 @@ export async function openModels(config: Config): Promise<Models> {
 
 /** Opens the store and loads its gallery, or a new empty one for this embedder. */
 export async function openGallery(config: Config, embedder?: Embedder): Promise<{ store: GalleryStore; gallery: Gallery; created: boolean }> {
-  const store = await openStore(config.store);
+  // A redis:// store is the shared Redis gallery (distributed mode); its URL is only ever shown masked.
+  const redis = isRedisStoreUrl(config.store) ? openRedisGalleryStore(config.store, { prefix: config.redis.prefix }) : undefined;
+  const store: GalleryStore = redis ?? (await openStore(config.store));
+  const where = redis?.dir ?? config.store;
   const existing = await store.load();
   if (existing) {
     if (embedder && existing.embedder !== embedder.descriptor.name) {
-      throw new Error(`the gallery in ${config.store} holds "${existing.embedder}" embeddings, not "${embedder.descriptor.name}"; use --embedder ${existing.embedder} or another --store`);
+      throw new Error(`the gallery in ${where} holds "${existing.embedder}" embeddings, not "${embedder.descriptor.name}"; use --embedder ${existing.embedder} or another --store`);
     }
     return { store, gallery: existing, created: false };
   }
-  if (!embedder) throw new Error(`no gallery in ${config.store}: enrol identities first (facestream enroll --gallery DIR --store ${config.store})`);
+  if (!embedder) throw new Error(`no gallery in ${where}: enrol identities first (facestream enroll --gallery DIR --store ${redis?.url ?? config.store})`);
   const d = embedder.descriptor;
   const gallery = createGallery({ embedder: d.name, dim: d.output.size, metric: d.distance, thresholds: defaultThresholds(d.distance, d.defaultThreshold) });
   return { store, gallery, created: true };

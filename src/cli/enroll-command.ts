@@ -1,3 +1,4 @@
+import { maskUrl } from '../util/redact';
 import { Command } from 'commander';
 import { addEmbeddings, addIdentity, addNegatives, findIdentity, slugify } from '../match/gallery';
 import { enrolFolder } from '../pipeline/enrol';
@@ -55,10 +56,10 @@ export function registerEnrollCommand(program: Command): void {
       }
       await store.save(gallery);
       const items = identities.flatMap((i) => i.items);
-      if (opts.json) process.stdout.write(`${JSON.stringify({ store: config.store, galleryVersion: gallery.version, identities: summary, items, skipped })}\n`);
+      if (opts.json) process.stdout.write(`${JSON.stringify({ store: maskUrl(config.store), galleryVersion: gallery.version, identities: summary, items, skipped })}\n`);
       else {
         for (const s of summary) process.stdout.write(`${s.identity.padEnd(24)} ${s.status.padEnd(10)} ${s.embeddings} faces, ${s.negatives} negatives\n`);
-        process.stdout.write(`gallery v${gallery.version} saved in ${config.store} (${gallery.identities.length} identities)\n`);
+        process.stdout.write(`gallery v${gallery.version} saved in ${maskUrl(config.store)} (${gallery.identities.length} identities)\n`);
       }
       if (!summary.some((s) => s.status === 'enrolled' || s.status === 'updated')) process.exitCode = 1;
     } finally {

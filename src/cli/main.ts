@@ -9,6 +9,8 @@ import { registerCalibrateCommand } from './calibrate-command';
 import { registerRunCommand } from './run-command';
 import { registerDemoCommand } from './demo-command';
 import { registerReceiveCommand } from './receive-command';
+import { registerServiceCommands } from './service-commands';
+import { registerCamerasCommand } from './cameras-command';
 import { UsageError } from '../util/errors';
 
 export function buildProgram(): Command {
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerDemoCommand(program);
   registerReceiveCommand(program);
+  registerServiceCommands(program);
+  registerCamerasCommand(program);
   return program;
 }
 

@@ -261,6 +261,8 @@ export const ConfigSchema = z
           .strictObject({
             /** Most cameras one ingest process runs; more assigned ones wait (and are reported) until capacity frees. */
             maxCameras: int(1, 10_000).default(32),
+            /** Face crops held while Kafka is slow or down; beyond this the oldest are dropped (and counted). */
+            publishBuffer: int(1, 100_000).default(256),
           })
           .prefault({}),
         match: z

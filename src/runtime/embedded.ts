@@ -11,24 +11,15 @@ import type { Config } from '../config/schema';
 import { createDetector, type FaceDetector } from '../detect/detector';
 import { Embedder } from '../embed/embedder';
 import { startHttpServer, type ReadinessReport } from '../http/server';
-import { CameraSource } from '../ingest/camera-source';
 import { openStore, type GalleryStore } from '../match/store';
 import { ModelHolder } from '../match/trainer';
-import { createMetrics, registerCamera, type FacestreamMetrics } from '../metrics/registry';
+import { createMetrics, type FacestreamMetrics } from '../metrics/registry';
 import { ModelRegistry } from '../models/registry';
 import { logger, type Logger } from '../util/log';
 import { CameraPipeline } from './camera-pipeline';
+import { createCameraSource } from './camera-setup';
 import { EmbedBatcher } from './embed-batcher';
 import type { AlertDecision } from './track-decider';
-
-export const HWACCEL_ARGS: Record<string, string[]> = {
-  none: [],
-  auto: ['-hwaccel', 'auto'],
-  cuda: ['-hwaccel', 'cuda'],
-  vaapi: ['-hwaccel', 'vaapi'],
-  qsv: ['-hwaccel', 'qsv'],
-  videotoolbox: ['-hwaccel', 'videotoolbox'],
-};
 
 export interface EmbeddedOptions {
   /** Stop when every source has ended (files), after delivering pending alerts. */
@@ -121,25 +112,9 @@ export class EmbeddedRuntime {
       onBatch: (_n, ms) => metrics.stageSeconds.observe({ stage: 'embed' }, ms / 1000),
     });
     for (const cam of config.cameras.filter((c) => c.enabled)) {
-      const source = new CameraSource({
-        name: cam.name,
-        url: cam.url,
-        fps: cam.fps,
-        maxWidth: cam.maxWidth,
-        transport: cam.transport,
-        hwaccel: HWACCEL_ARGS[cam.hwaccel] ?? [],
-        // A live stream that ends cleanly (the server sent end-of-stream) counts as ended in this mode; otherwise
-        // live sources reconnect forever and --exit-when-sources-end could never exit with an RTSP camera.
-        ...(this.options.exitWhenSourcesEnd ? { playOnce: true } : {}),
-        log,
-      });
-      registerCamera(metrics, cam.name);
-      metrics.cameraUp.set({ camera: cam.name }, 0);
-      // CameraSource itself logs "camera online" / "camera offline" (with the camera name); only the metric here.
-      source.on('online', (i) => metrics.cameraUp.set({ camera: i.camera }, 1));
-      source.on('offline', (i) => metrics.cameraUp.set({ camera: i.camera }, 0));
-      source.on('reconnecting', (i) => metrics.cameraReconnectsTotal.inc({ camera: i.camera }));
-      source.on('ended', (i) => log.info({ camera: i.camera }, 'source ended'));
+      // A live stream that ends cleanly (the server sent end-of-stream) counts as ended with exitWhenSourcesEnd;
+      // otherwise live sources reconnect forever and --exit-when-sources-end could never exit with an RTSP camera.
+      const source = createCameraSource(cam, { metrics, log, playOnce: this.options.exitWhenSourcesEnd });
       const pipeline = new CameraPipeline(source, {
         detector: this.detector,
         embedder: this.embedder.descriptor,

@@ -8,18 +8,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Kafka, SASLOptions } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import { configTopicPlan, kafkaFromConfig } from './kafka-config';
+
+export { configTopicPlan, kafkaFromConfig };
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Config } from '../config/schema';
 import { startHttpServer, type ReadinessCheck, type ReadinessReport, type RunningHttpServer } from '../http/server';
 import { createMetrics, METRIC_PREFIX, STAGE_BUCKETS, type FacestreamMetrics } from '../metrics/registry';
 import { stageDurations, type StageStamp } from '../schema';
 import {
-  createKafka,
   createProducer,
   ensureTopics,
   runConsumer,
-  topicPlan,
   type RunConsumerOptions,
   type RunningConsumer,
   type TopicPlan,
@@ -93,32 +94,6 @@ export interface ServiceHostOptions {
   log?: Logger;
   /** Install SIGTERM/SIGINT handlers that shut down and exit 0 (default true). */
   signals?: boolean;
-}
-
-function kafkaExtra(config: Config): { ssl?: boolean; sasl?: SASLOptions } {
-  const { ssl, sasl } = config.kafka;
-  return {
-    ...(ssl ? { ssl: true } : {}),
-    ...(sasl ? { sasl: { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as SASLOptions } : {}),
-  };
-}
-
-/** The kafkajs client of a service or command (client id `<clientId>-<who>`), TLS/SASL from the config. */
-export function kafkaFromConfig(config: Config, who: string): Kafka {
-  return createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-${who}`, extra: kafkaExtra(config) });
-}
-
-/** The topic plan the configuration asks for (prefix, replication, partitions). */
-export function configTopicPlan(config: Config): TopicPlan {
-  return topicPlan({
-    prefix: config.kafka.topicPrefix,
-    replicationFactor: config.kafka.replicationFactor,
-    topics: {
-      faces: { partitions: config.kafka.partitions },
-      embeddings: { partitions: config.kafka.partitions },
-      cameras: { partitions: config.kafka.cameraPartitions },
-    },
-  });
 }
 
 function serviceMetrics(m: FacestreamMetrics): ServiceMetrics {

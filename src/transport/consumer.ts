@@ -5,6 +5,16 @@
  * non-retryable error goes to the dead-letter topic with the reason and its original bytes, and is then committed
  * like a handled one, so one bad record never stalls a partition. Retryable errors (broker/network trouble, or an
  * error marked `retryable: true`) are retried in place with backoff, never dead-lettered.
+ *
+ * BATCH MODE (`handleBatch`): a fetched Kafka batch (one partition's records) is handled in chunks of up to
+ * `batchMaxRecords` records, one handleBatch call per chunk, so a stage that works in batches (embedding) gets them
+ * without waiting for single records. handleBatch returns, per item, undefined (handled) or the error that makes
+ * that record unprocessable (dead-lettered alone; the others of the chunk count as handled). A chunk-wide failure
+ * is thrown: retried when retryable; otherwise the chunk's records are retried one at a time with `handle`, so
+ * only the records at fault are dead-lettered. Offsets are resolved and committed only after the whole chunk is
+ * done (handled or dead-lettered), on the same cadence as single records. With `partitionsConsumedConcurrently`
+ * > 1 chunks of several partitions are in flight at once (their handleBatch calls may share work, e.g. one
+ * inference); records of one partition stay in order.
  */
 import { type Consumer, type EachBatchPayload, Kafka, KafkaJSError, type KafkaMessage } from 'kafkajs';
 import type { Gauge } from 'prom-client';
@@ -18,6 +28,19 @@ export interface ConsumedRecord {
   offset: string;
   key: Buffer | null;
 }
+
+/** One decoded record of a chunk, in batch mode. */
+export interface BatchItem<T> {
+  value: T;
+  record: ConsumedRecord;
+}
+
+/**
+ * Batch-mode handler: per item (same order and length as `items`) undefined (or null) when handled, or the error that makes
+ * that record unprocessable (it is dead-lettered; give errors whose messages hold no payload values). Throw for a
+ * failure of the whole chunk (see RunConsumerOptions.handleBatch).
+ */
+export type BatchHandler<T> = (items: readonly BatchItem<T>[]) => Promise<readonly (unknown | undefined)[]>;
 
 export interface LagSample {
   topic: string;
@@ -34,7 +57,19 @@ export interface RunConsumerOptions<T> {
   service: string;
   /** Schema decoder (e.g. decodeFaceCrop); must throw SchemaError for a bad record. */
   decode: (value: Buffer | null) => T;
+  /** Handles one record (throws to fail it). In batch mode: the one-at-a-time fallback of a chunk that failed as a whole. */
   handle: (value: T, record: ConsumedRecord) => Promise<void>;
+  /**
+   * Batch mode (see the file comment): chunks of up to `batchMaxRecords` decoded records of one partition. A thrown
+   * retryable error retries the chunk; another thrown error sends its records through `handle` one at a time.
+   */
+  handleBatch?: BatchHandler<T>;
+  /** Batch mode: most records per handleBatch call (default 32). */
+  batchMaxRecords?: number;
+  /** Batch mode: called with the number of records each handleBatch call handled (not those dead-lettered). */
+  onHandled?: (count: number) => void;
+  /** Partitions whose batches are handled at the same time (kafkajs partitionsConsumedConcurrently; default 1). */
+  partitionsConsumedConcurrently?: number;
   dlq: { producer: TransportProducer; topic: string };
   /** Whether a handler error is transient (retry) rather than the record's fault (dead-letter). Default: isRetryable. */
   isRetryable?: (err: unknown) => boolean;
@@ -88,6 +123,11 @@ export class RetryableError extends Error {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A decoder failure as a SchemaError (decoders should throw only those; anything else is wrapped). */
+function asSchemaError(err: unknown): SchemaError {
+  return err instanceof SchemaError ? err : new SchemaError('RecordHeader', `decoder threw: ${err instanceof Error ? err.message : String(err)}`);
+}
 
 export async function runConsumer<T>(opts: RunConsumerOptions<T>): Promise<RunningConsumer> {
   const retryable = opts.isRetryable ?? isRetryable;
@@ -149,25 +189,44 @@ export async function runConsumer<T>(opts: RunConsumerOptions<T>): Promise<Runni
       opts.lagGauge?.set({ topic: sample.topic, partition: String(sample.partition), group: opts.groupId }, sample.lag);
     }
 
+    const due = () => sinceCommit >= everyRecords || Date.now() - lastCommitAt >= intervalMs;
+    const halted = () => stopping || !p.isRunning() || p.isStale();
+    const record = (message: KafkaMessage): ConsumedRecord => ({ topic: batch.topic, partition: batch.partition, offset: message.offset, key: message.key });
+
     try {
+      if (opts.handleBatch) {
+        const size = Math.max(1, opts.batchMaxRecords ?? 32);
+        for (let start = 0; start < batch.messages.length; start += size) {
+          if (halted()) break;
+          const chunk = batch.messages.slice(start, start + size);
+          const failures = await handleChunk(opts.handleBatch, chunk, record, p);
+          for (let i = 0; i < chunk.length; i++) {
+            const f = failures.get(i);
+            if (f !== undefined) await deadLetter(chunk[i], batch.partition, f, p);
+          }
+          last = chunk[chunk.length - 1].offset;
+          p.resolveOffset(last);
+          sinceCommit += chunk.length;
+          if (due()) await commit();
+          await p.heartbeat();
+        }
+        return;
+      }
       for (const message of batch.messages) {
-        if (stopping || !p.isRunning() || p.isStale()) break;
+        if (halted()) break;
         let value: T | undefined;
         let failure: unknown;
         try {
           value = opts.decode(message.value);
         } catch (err) {
-          failure = err instanceof SchemaError ? err : new SchemaError('RecordHeader', `decoder threw: ${err instanceof Error ? err.message : String(err)}`);
+          failure = asSchemaError(err);
         }
-        if (failure === undefined) {
-          const record: ConsumedRecord = { topic: batch.topic, partition: batch.partition, offset: message.offset, key: message.key };
-          failure = await attempt(() => opts.handle(value as T, record), p);
-        }
+        if (failure === undefined) failure = await attempt(() => opts.handle(value as T, record(message)), p);
         if (failure !== undefined) await deadLetter(message, batch.partition, failure, p);
         p.resolveOffset(message.offset);
         last = message.offset;
         sinceCommit++;
-        if (sinceCommit >= everyRecords || Date.now() - lastCommitAt >= intervalMs) await commit();
+        if (due()) await commit();
         await p.heartbeat();
       }
     } finally {
@@ -176,14 +235,72 @@ export async function runConsumer<T>(opts: RunConsumerOptions<T>): Promise<Runni
     }
   }
 
+  /**
+   * Decodes and handles one chunk (batch mode); returns the failures by index in the chunk (records to
+   * dead-letter). Throws when the chunk must not be committed (stopping, rebalanced away during a retry).
+   */
+  async function handleChunk(
+    handleBatch: BatchHandler<T>,
+    chunk: KafkaMessage[],
+    record: (m: KafkaMessage) => ConsumedRecord,
+    p: EachBatchPayload,
+  ): Promise<Map<number, unknown>> {
+    const failures = new Map<number, unknown>();
+    const items: BatchItem<T>[] = [];
+    const at: number[] = [];
+    chunk.forEach((message, i) => {
+      try {
+        items.push({ value: opts.decode(message.value), record: record(message) });
+        at.push(i);
+      } catch (err) {
+        failures.set(i, asSchemaError(err));
+      }
+    });
+    if (items.length === 0) return failures;
+    let results: readonly (unknown | undefined)[] = [];
+    const failed = await attempt(async () => {
+      results = await handleBatch(items);
+      if (!Array.isArray(results) || results.length !== items.length) {
+        throw new Error(`handleBatch returned ${Array.isArray(results) ? results.length : typeof results} results for ${items.length} records`);
+      }
+    }, p);
+    if (failed === undefined) {
+      let handled = 0;
+      results.forEach((r, k) => {
+        if (r === undefined || r === null) handled++;
+        else failures.set(at[k], r);
+      });
+      if (handled > 0) opts.onHandled?.(handled);
+      return failures;
+    }
+    // The chunk failed as a whole: one record at a time, so that only the records at fault are dead-lettered.
+    for (let k = 0; k < items.length; k++) {
+      if (stopping || !p.isRunning() || p.isStale()) throw failed;
+      const f = await attempt(() => opts.handle(items[k].value, items[k].record), p);
+      if (f !== undefined) failures.set(at[k], f);
+    }
+    return failures;
+  }
+
   await consumer.connect();
   await consumer.subscribe({ topic: opts.topic, fromBeginning: opts.fromBeginning ?? true });
-  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+  // consumer.run() joins the group before it resolves: it is left to finish after this returns, so that listeners
+  // the caller attaches to `consumer` on return (GROUP_JOIN for readiness, CRASH) see the first join too. A join
+  // that fails is a kafkajs CRASH event (retried by kafkajs or reported to those listeners), not a rejection here.
+  const started = consumer
+    .run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: Math.max(1, opts.partitionsConsumedConcurrently ?? 1),
+      eachBatch,
+    })
+    .catch((err: unknown) => err);
 
   return {
     consumer,
     async stop() {
       stopping = true;
+      await started;
       // disconnect() waits for the running eachBatch (which commits its handled prefix) and leaves the group.
       await consumer.disconnect();
     },

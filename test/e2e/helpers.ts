@@ -236,16 +236,15 @@ export function tempDir(t: TestContext, prefix: string): string {
 
 /**
  * Enrols the woman (head-pose-face-detection-female.mp4, folder woman/) and the man (-male.mp4, folder man/) with
- * the real `enroll` command into `<dir>/store`; returns the store path.
+ * the real `enroll` command into `store` (default `<dir>/store`; a redis:// URL enrols into Redis); returns the store.
  */
-export async function enrolWomanAndMan(t: TestContext, dir: string): Promise<string> {
+export async function enrolWomanAndMan(t: TestContext, dir: string, store: string = path.join(dir, 'store'), env?: NodeJS.ProcessEnv): Promise<string> {
   const gallery = path.join(dir, 'gallery');
   for (const [who, clip] of [['woman', 'head-pose-face-detection-female.mp4'], ['man', 'head-pose-face-detection-male.mp4']] as const) {
     mkdirSync(path.join(gallery, who), { recursive: true });
     copyFileSync(sharedVideo(clip), path.join(gallery, who, clip));
   }
-  const store = path.join(dir, 'store');
-  const p = await runCli(t, ['enroll', '--gallery', gallery, '--store', store], 120_000);
+  const p = await runCli(t, ['enroll', '--gallery', gallery, '--store', store], 120_000, env);
   if (p.exit.code !== 0 || !/woman\s+enrolled/.test(p.stdout) || !/man\s+enrolled/.test(p.stdout)) {
     throw new Error(`enroll failed (exit ${JSON.stringify(p.exit)}):\n${p.stdout}\n${p.tail()}`);
   }

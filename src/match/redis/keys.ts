@@ -54,7 +54,8 @@ export function galleryKeys(prefix: string = DEFAULT_PREFIX): GalleryKeys {
 export function aclRules(role: 'reader' | 'writer', prefix: string = DEFAULT_PREFIX): string[] {
   const k = galleryKeys(prefix);
   const read = ['+get', '+hmget', '+hgetall', '+exists', '+multi', '+exec', '+discard', '+subscribe', '+unsubscribe', '+ping', '+info', '+select'];
-  if (role === 'reader') return ['resetkeys', `%R~${k.pattern}`, 'resetchannels', `&${k.pattern}`, '-@all', ...read];
+  // Matchers also keep the per-(camera, identity) alert cooldown: SET NX PX / PTTL on <prefix>cooldown:* only.
+  if (role === 'reader') return ['resetkeys', `%R~${k.pattern}`, `~${prefix}cooldown:*`, 'resetchannels', `&${k.pattern}`, '-@all', ...read, '+set', '+pttl'];
   const write = ['+eval', '+evalsha', '+hset', '+hincrby', '+del', '+set', '+publish'];
   return ['resetkeys', `~${k.pattern}`, 'resetchannels', `&${k.pattern}`, '-@all', ...read, ...write];
 }

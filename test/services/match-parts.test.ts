@@ -1,0 +1,90 @@
+/**
+ * The match service's parts without Kafka or Redis: CameraTracks forgets idle tracks (and only those), and
+ * MatcherSnapshots builds a snapshot from a stored model at once, trains one in the background (worker thread)
+ * when the version has none while the previous snapshot stays live, and never adopts a training result for a
+ * version that a newer one has overtaken.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { addIdentity, setThresholds, type Gallery } from '../../src/match/gallery';
+import type { GallerySnapshot } from '../../src/match/redis/follower';
+import { trainGallery } from '../../src/match/svm';
+import type { Snapshot } from '../../src/match/trainer';
+import { CameraTracks } from '../../src/services/match/camera-tracks';
+import { MatcherSnapshots } from '../../src/services/match/matcher-snapshots';
+import { EMBEDDER, face, makeWorld, randomUnit, rng } from '../match/synthetic';
+import { testLogger } from './helpers';
+
+function snap(gallery: Gallery, withModel: boolean): GallerySnapshot {
+  return Object.freeze({ gallery, ...(withModel ? { model: trainGallery(gallery) } : {}), version: gallery.version, epoch: 'e', loadedAt: Date.now(), reason: 'notice' as const });
+}
+
+describe('match service parts', () => {
+  test('CameraTracks forgets tracks idle for idleMs, keeps the others, drops empty cameras', () => {
+    let now = 1000;
+    const tracks = new CameraTracks(5000, () => now);
+    const d = tracks.touch('cam-a', 't1');
+    d.seen('t1', 1000, 1000);
+    tracks.touch('cam-a', 't2').seen('t2', 1000, 1000);
+    tracks.touch('cam-b', 't3').seen('t3', 1000, 1000);
+    now = 4000;
+    tracks.touch('cam-a', 't1'); // t1 active again
+    now = 6500;
+    assert.equal(tracks.sweep(), 2, 't2 and t3 idle 5.5 s');
+    assert.equal(tracks.tracks, 1);
+    assert.equal(tracks.cameraCount, 1, 'cam-b had no track left');
+    assert.equal(d.size, 1, 'the decider forgot t2 too');
+    assert.equal(tracks.touch('cam-a', 't9'), d, 'one decider per camera');
+    now = 9500;
+    assert.equal(tracks.sweep(), 1, 't1 idle 5.5 s; t9 not yet');
+  });
+
+  test('MatcherSnapshots: stored model → at once; no model → trained in the background, the previous snapshot live meanwhile; stale trainings ignored', async () => {
+    const r = rng(3);
+    const w = makeWorld(r, 8, 4);
+    const v1 = { ...w.gallery, version: 1 };
+    const snaps = new MatcherSnapshots({ log: testLogger(), thresholds: { distance: 0.5 } });
+    const swaps: [number, string][] = [];
+    snaps.on('swap', (s: Snapshot, how: string) => swaps.push([s.gallery.version, how]));
+    try {
+      snaps.offer(snap(v1, true));
+      assert.equal(snaps.current()?.gallery.version, 1, 'built synchronously from the stored model');
+      assert.equal(snaps.current()?.matcher.thresholds.distance, 0.5, 'the configured override applies');
+      assert.equal(snaps.training, undefined);
+
+      // v2 adds an identity and has no model: v1 stays live until the training ends.
+      const v2 = { ...addIdentity(v1, { name: 'New Person', embedder: EMBEDDER, embeddings: [face(r, randomUnit(r)), face(r, randomUnit(r))] }).gallery, version: 2 };
+      snaps.offer(snap(v2, false));
+      assert.equal(snaps.training, 2);
+      assert.equal(snaps.current()?.gallery.version, 1, 'the previous snapshot stays live while training');
+      await waitFor(() => snaps.current()?.gallery.version === 2);
+      assert.equal(snaps.current()?.matcher.identityCount, 9);
+
+      // v3 (no model) starts training, v4 (with its model) overtakes it: the v3 training result is never adopted.
+      const v3 = { ...addIdentity(v2, { name: 'Third', embedder: EMBEDDER, embeddings: [face(r, randomUnit(r))] }).gallery, version: 3 };
+      const v4 = { ...setThresholds(v3, { svm: 0.1, distance: 0.6 }), version: 4 };
+      snaps.offer(snap(v3, false));
+      snaps.offer(snap(v4, true));
+      assert.equal(snaps.current()?.gallery.version, 4);
+      await new Promise((res) => setTimeout(res, 1500)); // ample time for the v3 training to end
+      assert.equal(snaps.current()?.gallery.version, 4, 'a stale training result is not swapped in');
+      assert.deepEqual(swaps, [[1, 'stored-model'], [2, 'trained'], [4, 'stored-model']]);
+
+      // A stored model that does not fit (trained on other identities) → trained instead.
+      const v5 = { ...addIdentity(v4, { name: 'Fifth', embedder: EMBEDDER, embeddings: [face(r, randomUnit(r))] }).gallery, version: 5 };
+      snaps.offer({ ...snap(v5, false), model: trainGallery(v4) });
+      await waitFor(() => snaps.current()?.gallery.version === 5);
+      assert.deepEqual(swaps.at(-1), [5, 'trained']);
+    } finally {
+      await snaps.close();
+    }
+  });
+});
+
+async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
