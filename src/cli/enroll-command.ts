@@ -55,11 +55,13 @@ export function registerEnrollCommand(program: Command): void {
         summary.push({ identity: idn.name, id, embeddings: idn.embeddings.length, negatives: idn.negatives.length, status: existing ? 'updated' : 'enrolled' });
       }
       await store.save(gallery);
+      // Redis numbers its own versions (one per commit); show the one matchers will report.
+      const version = (store as { storedVersion?: number }).storedVersion ?? gallery.version;
       const items = identities.flatMap((i) => i.items);
-      if (opts.json) process.stdout.write(`${JSON.stringify({ store: maskUrl(config.store), galleryVersion: gallery.version, identities: summary, items, skipped })}\n`);
+      if (opts.json) process.stdout.write(`${JSON.stringify({ store: maskUrl(config.store), galleryVersion: version, identities: summary, items, skipped })}\n`);
       else {
         for (const s of summary) process.stdout.write(`${s.identity.padEnd(24)} ${s.status.padEnd(10)} ${s.embeddings} faces, ${s.negatives} negatives\n`);
-        process.stdout.write(`gallery v${gallery.version} saved in ${maskUrl(config.store)} (${gallery.identities.length} identities)\n`);
+        process.stdout.write(`gallery v${version} saved in ${maskUrl(config.store)} (${gallery.identities.length} identities)\n`);
       }
       if (!summary.some((s) => s.status === 'enrolled' || s.status === 'updated')) process.exitCode = 1;
     } finally {
