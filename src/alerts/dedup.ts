@@ -18,7 +18,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { type Logger, logger as rootLogger } from '../util/log';
-import { maskUrl } from '../util/redact';
+import { redisUrlScrubber, type RedisUrlScrubber } from '../util/redis-url';
 
 export type ClaimResult = 'claimed' | 'mine' | 'delivered' | 'other';
 /** What a key says without changing it (peek). */
@@ -71,8 +71,7 @@ export class AlertClaims {
   private readonly prefix: string;
   private readonly ttlSec: number;
   private readonly client: ClaimClient;
-  private readonly secrets: string[];
-  private readonly rawUrl: string;
+  private readonly scrubber: RedisUrlScrubber;
   private readonly log: Logger;
   private lastError = '';
   private closed = false;
@@ -82,18 +81,12 @@ export class AlertClaims {
       throw new AlertClaimsError(`alert claims: owner id ${JSON.stringify(opts.owner.slice(0, 60))} is not [A-Za-z0-9._-]{1,200}`);
     }
     if (!Number.isInteger(opts.ttlSec) || opts.ttlSec < 1) throw new AlertClaimsError(`alert claims: ttlSec must be a positive integer, got ${opts.ttlSec}`);
-    this.rawUrl = opts.url;
-    this.url = maskUrl(opts.url);
-    let parsed: URL;
     try {
-      parsed = new URL(opts.url);
-    } catch {
-      throw new AlertClaimsError(`alert claims: ${this.url} is not a URL (expected redis://[user:password@]host[:port][/db] or rediss://...)`);
+      this.scrubber = redisUrlScrubber(opts.url, 'alert claims:', opts.redisOptions?.password ?? '');
+    } catch (err) {
+      throw new AlertClaimsError((err as Error).message);
     }
-    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-      throw new AlertClaimsError(`alert claims: ${this.url}: protocol "${parsed.protocol}" is not redis: or rediss:`);
-    }
-    this.secrets = [parsed.password, safeDecode(parsed.password), opts.redisOptions?.password ?? ''].filter((s) => s.length >= 3);
+    this.url = this.scrubber.url;
     this.owner = opts.owner;
     this.prefix = opts.prefix;
     this.ttlSec = opts.ttlSec;
@@ -186,9 +179,7 @@ export class AlertClaims {
   }
 
   private scrub(text: string): string {
-    let out = text.split(this.rawUrl).join(this.url);
-    for (const s of this.secrets) out = out.split(s).join('***');
-    return out;
+    return this.scrubber.scrub(text);
   }
 
   private noteError(e: unknown): void {
@@ -196,13 +187,5 @@ export class AlertClaims {
     if (msg === this.lastError) return; // one line per distinct failure, not one per reconnection attempt
     this.lastError = msg;
     this.log.warn({ url: this.url, error: msg }, 'redis connection for alert claims failed');
-  }
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
   }
 }

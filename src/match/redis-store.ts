@@ -55,7 +55,7 @@ import { checkGallery, decodeIdentity, decodeMeta, decodeModel, encodeIdentity, 
 import { type GalleryKeys, DEFAULT_PREFIX, aclRules, galleryKeys } from './redis/keys';
 import type { SvmModel } from './svm';
 import { type Logger, logger } from '../util/log';
-import { maskUrl } from '../util/redact';
+import { redisUrlScrubber, type RedisUrlScrubber } from '../util/redis-url';
 
 export { DEFAULT_PREFIX, aclRules, galleryKeys, type GalleryKeys };
 export { GalleryFollower, type FollowerOptions, type FollowerHealth, type GallerySnapshot } from './redis/follower';
@@ -188,8 +188,7 @@ class RedisGalleryImpl implements RedisGallery {
   readonly url: string;
   readonly keys: GalleryKeys;
   private readonly client: Redis;
-  private readonly secrets: string[];
-  private readonly rawUrl: string;
+  private readonly scrubber: RedisUrlScrubber;
   private readonly log: Logger;
   private readonly subs = new Set<Redis>();
   private readonly maxAttempts: number;
@@ -199,19 +198,8 @@ class RedisGalleryImpl implements RedisGallery {
   private known: { head: GalleryHead; identities: Map<string, unknown>; model?: SvmModel } | undefined;
 
   constructor(url: string, options: RedisGalleryOptions) {
-    this.rawUrl = url;
-    this.url = maskUrl(url);
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new Error(`redis gallery URL ${this.url} is not a URL (expected redis://[user:password@]host[:port][/db] or rediss://...)`);
-    }
-    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-      throw new Error(`redis gallery URL ${this.url}: protocol "${parsed.protocol}" is not redis: or rediss:`);
-    }
-    const queryPassword = parsed.searchParams.get('password') ?? '';
-    this.secrets = [parsed.password, safeDecode(parsed.password), queryPassword, encodeURIComponent(queryPassword), options.redisOptions?.password ?? ''].filter((x) => x.length > 0);
+    this.scrubber = redisUrlScrubber(url, 'redis gallery URL', options.redisOptions?.password ?? '');
+    this.url = this.scrubber.url;
     this.keys = galleryKeys(options.prefix ?? DEFAULT_PREFIX);
     this.log = (options.log ?? logger()).child({ component: 'redis-gallery' });
     this.maxAttempts = options.maxAttempts ?? 20;
@@ -238,9 +226,7 @@ class RedisGalleryImpl implements RedisGallery {
 
   /** The error's message with credentials and the raw URL removed. */
   private scrub(message: string): string {
-    let out = message.split(this.rawUrl).join(this.url);
-    for (const s of this.secrets) out = out.split(s).join('***');
-    return out;
+    return this.scrubber.scrub(message);
   }
 
   private noteError(e: unknown): void {
@@ -511,13 +497,6 @@ class RedisGalleryImpl implements RedisGallery {
   }
 }
 
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
 
 /** Values of a pipeline/MULTI reply, throwing the first command error. */
 function results(res: [Error | null, unknown][] | null, expected: number): unknown[] {

@@ -2,7 +2,7 @@
  * A configured camera → its CameraSource, with the per-camera metrics series started at 0 and kept up to date
  * (camera_up, reconnects). Shared by embedded mode and the ingest service so both report cameras alike.
  */
-import type { CameraConfig } from '../config/schema';
+import type { CameraConfig, Config } from '../config/schema';
 import { CameraSource } from '../ingest/camera-source';
 import { registerCamera, type FacestreamMetrics } from '../metrics/registry';
 import type { Logger } from '../util/log';
@@ -43,4 +43,16 @@ export function createCameraSource(cam: CameraConfig, { metrics, log, playOnce }
   source.on('reconnecting', (i) => metrics.cameraReconnectsTotal.inc({ camera: i.camera }));
   source.on('ended', (i) => log.info({ camera: i.camera }, 'source ended'));
   return source;
+}
+
+/** The face stage's tracker and best-crop settings from the configuration (the same in both modes). */
+export function faceStageSettings(config: Config) {
+  return {
+    tracker: { maxAgeMs: config.tracking.maxAgeMs, minIou: config.tracking.iou },
+    bestCrops: {
+      maxPerTrack: config.tracking.embedPerTrack,
+      minIntervalMs: config.tracking.minIntervalMs,
+      gate: { minFaceSize: config.quality.minFaceSize, minBlur: config.quality.minBlur, maxYaw: config.quality.maxYaw, maxPitch: config.quality.maxPitch },
+    },
+  };
 }

@@ -17,7 +17,7 @@ import { createMetrics, type FacestreamMetrics } from '../metrics/registry';
 import { ModelRegistry } from '../models/registry';
 import { logger, type Logger } from '../util/log';
 import { CameraPipeline } from './camera-pipeline';
-import { createCameraSource } from './camera-setup';
+import { createCameraSource, faceStageSettings } from './camera-setup';
 import { EmbedBatcher } from './embed-batcher';
 import type { AlertDecision } from './track-decider';
 
@@ -122,12 +122,7 @@ export class EmbeddedRuntime {
         holder: this.holder,
         metrics,
         log,
-        tracker: { maxAgeMs: config.tracking.maxAgeMs, minIou: config.tracking.iou },
-        bestCrops: {
-          maxPerTrack: config.tracking.embedPerTrack,
-          minIntervalMs: config.tracking.minIntervalMs,
-          gate: { minFaceSize: config.quality.minFaceSize, minBlur: config.quality.minBlur, maxYaw: config.quality.maxYaw, maxPitch: config.quality.maxPitch },
-        },
+        ...faceStageSettings(config),
         onDecision: (camera, decision, frameTs) => this.raise(camera, decision, frameTs),
       });
       this.pipelines.push(pipeline);

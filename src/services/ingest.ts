@@ -16,7 +16,7 @@ import { createDetector } from '../detect/detector';
 import { forgetCamera, METRIC_PREFIX } from '../metrics/registry';
 import type { EmbedderDescriptor } from '../models/descriptor';
 import { ModelRegistry } from '../models/registry';
-import { createCameraSource } from '../runtime/camera-setup';
+import { createCameraSource, faceStageSettings } from '../runtime/camera-setup';
 import { FaceStage, type CropToEmbed } from '../runtime/face-stage';
 import { deadLetterFor, deadLetterKey, encodeDeadLetter, encodeFaceCrop, faceCropFromAligned, recordKey, Stage, stampStage, type FaceCrop } from '../schema';
 import { CameraCatalog } from './cameras/catalog';
@@ -129,12 +129,7 @@ export async function startIngestService(host: ServiceHost): Promise<void> {
     embedder,
     metrics: host.metrics,
     log,
-    tracker: { maxAgeMs: config.tracking.maxAgeMs, minIou: config.tracking.iou },
-    bestCrops: {
-      maxPerTrack: config.tracking.embedPerTrack,
-      minIntervalMs: config.tracking.minIntervalMs,
-      gate: { minFaceSize: config.quality.minFaceSize, minBlur: config.quality.minBlur, maxYaw: config.quality.maxYaw, maxPitch: config.quality.maxPitch },
-    },
+    ...faceStageSettings(config),
   };
 
   // Every ingest process reads the whole cameras topic, so a malformed record is seen by all of them: the process
