@@ -1,5 +1,5 @@
 /**
- * The alerts service in-process (and, for the crash, as a child process) against a real Kafka 3.9 broker, a real
+ * The alerts service in-process (and, for the crash, as a `facestream alerts` child process) against a real Kafka 3.9 broker, a real
  * Redis (append-only, fsynced) and a real webhook receiver that verifies every signature and counts duplicates:
  * - alerts published to the topic arrive exactly once, signed; offsets are committed after a graceful stop;
  * - the same AlertRecord published again (and replayed to a second deployment reading the topic from the start)
@@ -11,24 +11,22 @@
  * - a non-retryable 4xx → dead-letter topic (reason, the alert record), the next alert delivered.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, promises as fs, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, promises as fs, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import type { Admin, Kafka } from 'kafkajs';
 import pino from 'pino';
 import { webhookSpoolDir } from '../../src/alerts/dispatcher';
 import type { Config } from '../../src/config/schema';
 import { decodeAlertRecord, decodeDeadLetter } from '../../src/schema';
 import { runAlertsService, type AlertsService, type AlertsServiceOptions } from '../../src/services/alerts';
 import { startServiceHost, type ServiceHost } from '../../src/services/host';
-import { createProducer, type TransportProducer } from '../../src/transport/producer';
 import { kafkaUnavailableReason, readTopic, startKafka, type KafkaBroker } from '../support/kafka';
 import { redisUnavailableReason, startRedis, type RedisServer } from '../support/redis';
+import { startServiceProcess, type ServiceProcess } from '../support/service-process';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
-import { testKafka } from '../transport/helpers';
+import { assertCommittedAtEnd, connectKafka, type KafkaClients } from '../transport/helpers';
 import {
   alertRecord,
   alertsConfig,
@@ -41,6 +39,7 @@ import {
   uniquePrefix,
   waitUntil,
   WEBHOOK_SECRET,
+  writeConfigFile,
 } from './alerts-helpers';
 
 const SKIP = kafkaUnavailableReason() ?? redisUnavailableReason();
@@ -56,32 +55,26 @@ interface Running {
 describe('alerts service (real Kafka, real Redis, real webhook receiver)', { skip: SKIP, timeout: 600_000 }, () => {
   let broker: KafkaBroker;
   let redis: RedisServer;
-  let kafka: Kafka;
-  let admin: Admin;
-  let producer: TransportProducer;
+  let k: KafkaClients;
   let root: string;
   const hosts = new Set<ServiceHost>();
   const receivers = new Set<WebhookReceiver>();
-  const children = new Set<ChildProcess>();
+  const children = new Set<ServiceProcess>();
 
   before(async () => {
     const t0 = Date.now();
     [broker, redis] = await Promise.all([startKafka(), startRedis({ persist: true })]);
     console.log(`# kafka and redis started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    kafka = testKafka(broker.brokers, 'alerts-service-test');
-    admin = kafka.admin();
-    await admin.connect();
-    producer = createProducer(kafka);
-    await producer.connect();
+    k = await connectKafka(broker.brokers, 'alerts-service-test');
     root = mkdtempSync(path.join(os.tmpdir(), 'facestream-alerts-svc-'));
   });
 
   after(async () => {
-    for (const c of children) c.kill('SIGKILL');
+    for (const c of children) c.kill9();
+    await Promise.all([...children].map((c) => c.exited));
     for (const h of hosts) await h.shutdown('test end').catch(() => undefined);
     for (const r of receivers) await r.close().catch(() => undefined);
-    await producer?.disconnect().catch(() => undefined);
-    await admin?.disconnect().catch(() => undefined);
+    await k?.close();
     await Promise.allSettled([broker?.stop(), redis?.stop()]);
     if (root) await fs.rm(root, { recursive: true, force: true });
   });
@@ -113,16 +106,6 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
     hosts.delete(r.host);
   }
 
-  async function assertCommittedAtEnd(groupId: string, topic: string): Promise<void> {
-    const end = await admin.fetchTopicOffsets(topic);
-    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    for (const e of end) {
-      const c = committed.partitions.find((p) => p.partition === e.partition);
-      if (e.high === '0') continue; // no record ever landed there: nothing to commit
-      assert.equal(c?.offset, e.high, `partition ${e.partition}: committed offset vs end offset`);
-    }
-  }
-
   test('alerts published to the topic arrive exactly once, signed; metrics; offsets committed after a graceful stop', async () => {
     const rx = await receiver();
     const config = setup('once', rx).config();
@@ -132,7 +115,7 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
     const publishedAt = new Map<string, number>();
     for (const r of records) {
       publishedAt.set(r.alert.id, Date.now());
-      await producer.send(svc.host.topics.alerts, [outgoing(r)]);
+      await k.producer.send(svc.host.topics.alerts, [outgoing(r)]);
     }
     await rx.waitFor((x) => x.alerts.size >= N, 30_000);
     await sleep(300);
@@ -164,7 +147,7 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
       raw.disconnect();
     }
     await stop(svc);
-    await assertCommittedAtEnd(svc.host.groupId(), svc.host.topics.alerts);
+    await assertCommittedAtEnd(k.admin, svc.host.groupId(), svc.host.topics.alerts);
     // The owner id lives in the spool directory: a restart on it is the same instance.
     const again = await start(config);
     assert.equal(again.service.instanceId, svc.service.instanceId);
@@ -178,10 +161,10 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
     const svc = await start(configOf());
     const records = Array.from({ length: 10 }, (_, i) => alertRecord(100 + i));
     // Each published twice in a row: the second copy finds it spooled (or delivered).
-    for (const r of records) await producer.send(svc.host.topics.alerts, [outgoing(r), outgoing(r)]);
+    for (const r of records) await k.producer.send(svc.host.topics.alerts, [outgoing(r), outgoing(r)]);
     await rx.waitFor((x) => x.alerts.size >= records.length, 30_000);
     // Published a third time after delivery: Redis says delivered at consume time, nothing is spooled.
-    for (const r of records) await producer.send(svc.host.topics.alerts, [outgoing(r)]);
+    for (const r of records) await k.producer.send(svc.host.topics.alerts, [outgoing(r)]);
     await waitUntil('the third copies consumed', async () => {
       const m = await metricsText(svc.host.httpPort);
       return metricValue(m, `facestream_records_total{topic="${svc.host.topics.alerts}",outcome="handled"}`) >= 3 * records.length;
@@ -220,28 +203,15 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
     const rx = await receiver();
     const { config, prefix } = setup('crash', rx);
     const childCfg = config('spool-a');
-    const cfgFile = path.join(root, prefix, 'child-config.json');
-    mkdirSync(path.dirname(cfgFile), { recursive: true });
-    writeFileSync(cfgFile, JSON.stringify(childCfg), { mode: 0o600 });
+    const cfgFile = writeConfigFile(childCfg, path.join(root, prefix, 'child-config.json'));
 
-    const startChild = async (): Promise<{ child: ChildProcess; instance: string }> => {
-      const child = spawn(process.execPath, [path.join(__dirname, 'alerts-child.js'), cfgFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-      children.add(child);
-      child.once('exit', () => children.delete(child));
-      const instance = await new Promise<string>((resolve, reject) => {
-        let buf = '';
-        const timer = setTimeout(() => reject(new Error('alerts child not ready in 60 s')), 60_000);
-        child.stdout!.on('data', (c: Buffer) => {
-          buf += c.toString();
-          const m = /ready (\S+)\n/.exec(buf);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]);
-          }
-        });
-        child.once('exit', (code) => reject(new Error(`alerts child exited (${code}) before ready`)));
-      });
-      return { child, instance };
+    // `facestream alerts --config FILE` (the secret from FACESTREAM_WEBHOOK_SECRET); its owner id from its log.
+    const startChild = async (): Promise<{ proc: ServiceProcess; instance: string }> => {
+      const proc = await startServiceProcess('alerts', { FACESTREAM_WEBHOOK_SECRET: WEBHOOK_SECRET }, { args: ['--config', cfgFile], timeoutMs: 60_000 });
+      children.add(proc);
+      void proc.exited.then(() => children.delete(proc));
+      const started = await proc.waitForLog((l) => l.msg === 'alerts service started', 10_000, 'the alerts service started line');
+      return { proc, instance: String(started.instance) };
     };
 
     const a = await startChild();
@@ -251,7 +221,7 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
     let published = 0;
     const publishing = (async () => {
       for (; published < N; published += 6) {
-        await producer.send(b.host.topics.alerts, records.slice(published, published + 6).map(outgoing));
+        await k.producer.send(b.host.topics.alerts, records.slice(published, published + 6).map(outgoing));
         await sleep(40);
       }
     })();
@@ -261,9 +231,8 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
     // excluded here on purpose, so that "none twice" is this service's doing. 500 ms lets marks of earlier 2xx land.
     rx.failFor(60_000, 503);
     await sleep(500);
-    const exited = new Promise((r) => a.child.once('exit', r));
-    a.child.kill('SIGKILL');
-    await exited;
+    a.proc.kill9();
+    await a.proc.exited;
     rx.heal();
     const killedAt = Date.now();
     const atKill = rx.alerts.size;
@@ -298,9 +267,8 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
       await rx.waitFor((x) => x.alerts.size >= N, 60_000);
       await waitUntil("the restarted instance's spool drained", () => readdirSync(path.join(spoolA, 'pending')).filter((f) => f.endsWith('.json')).length === 0, 30_000);
       await sleep(500);
-      const exited2 = new Promise<number | null>((r) => a2.child.once('exit', (code) => r(code)));
-      a2.child.kill('SIGTERM');
-      assert.equal(await exited2, 0, 'SIGTERM: graceful shutdown, exit 0');
+      const exit2 = await a2.proc.stop();
+      assert.equal(exit2.code, 0, `SIGTERM: graceful shutdown, exit 0\n${a2.proc.tail()}`);
       assert.equal(rx.alerts.size, N, 'every alert delivered');
       assert.deepEqual(rx.duplicates, [], 'none twice');
       assert.deepEqual(rx.rejected, []);
@@ -318,7 +286,7 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
     const svc = await start(config());
     rx.failFor(2500, 500);
     const records = Array.from({ length: 8 }, (_, i) => alertRecord(2000 + i));
-    await producer.send(svc.host.topics.alerts, records.map(outgoing));
+    await k.producer.send(svc.host.topics.alerts, records.map(outgoing));
     await waitUntil('several failed attempts', () => rx.requests.filter((q) => q.status === 500).length >= 3, 20_000);
     assert.equal(rx.alerts.size, 0);
     await rx.waitFor((x) => x.alerts.size >= records.length, 30_000);
@@ -339,13 +307,13 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
     const svc = await start(cfg, { shutdownFlushMs: 1000 });
     rx.failFor(60_000, 503);
     const records = Array.from({ length: 5 }, (_, i) => alertRecord(2500 + i));
-    await producer.send(svc.host.topics.alerts, records.map(outgoing));
+    await k.producer.send(svc.host.topics.alerts, records.map(outgoing));
     await waitUntil('all spooled', () => svc.service.dispatcher.pending === records.length, 20_000);
     const t0 = Date.now();
     await stop(svc);
     const took = Date.now() - t0;
     assert.ok(took < 8000, `shutdown took ${took} ms (flush bounded to 1 s)`);
-    await assertCommittedAtEnd(svc.host.groupId(), svc.host.topics.alerts);
+    await assertCommittedAtEnd(k.admin, svc.host.groupId(), svc.host.topics.alerts);
     const pendingDir = path.join(webhookSpoolDir(cfg.alerts.spoolDir, rx.url), 'pending');
     assert.equal(readdirSync(pendingDir).filter((f) => f.endsWith('.json')).length, records.length, 'undelivered alerts stay spooled');
     assert.equal(rx.alerts.size, 0);
@@ -365,7 +333,7 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
     const { config } = setup('redis', rx);
     const svc = await start(config());
     const first = Array.from({ length: 5 }, (_, i) => alertRecord(3000 + i));
-    await producer.send(svc.host.topics.alerts, first.map(outgoing));
+    await k.producer.send(svc.host.topics.alerts, first.map(outgoing));
     await rx.waitFor((x) => x.alerts.size >= first.length, 30_000);
 
     await redis.kill9();
@@ -373,11 +341,11 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
     try {
       await waitUntil('not ready (redis)', async () => {
         const r = await readyz(svc.host.httpPort);
-        return r.status === 503 && r.checks.redis?.ok === false;
+        return r.status === 503 && r.body.checks?.redis?.ok === false;
       }, 10_000);
       // New alerts, and the earlier ones replayed: the new ones are spooled (Redis cannot be asked), none sent.
       const second = Array.from({ length: 6 }, (_, i) => alertRecord(3100 + i));
-      await producer.send(svc.host.topics.alerts, [...second, ...first].map(outgoing));
+      await k.producer.send(svc.host.topics.alerts, [...second, ...first].map(outgoing));
       const topic = svc.host.topics.alerts;
       await waitUntil('all consumed while Redis is down', async () => {
         const m = await metricsText(svc.host.httpPort);
@@ -410,10 +378,10 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
     const svc = await start(config());
     const [good1, good2] = [alertRecord(4000), alertRecord(4000 + CAMERAS.length)]; // same camera: same partition, in order
     const garbage = Buffer.from('not a protobuf AlertRecord');
-    await producer.send(svc.host.topics.alerts, [outgoing(good1), { key: good1.alert.camera, value: garbage }, outgoing(good2)]);
+    await k.producer.send(svc.host.topics.alerts, [outgoing(good1), { key: good1.alert.camera, value: garbage }, outgoing(good2)]);
     await rx.waitFor((x) => x.alerts.size >= 2, 30_000);
     assert.deepEqual(rx.acceptedIds, [good1.alert.id, good2.alert.id]);
-    const [dl] = await readTopic(kafka, svc.host.topics.dlq, 1);
+    const [dl] = await readTopic(k.kafka, svc.host.topics.dlq, 1);
     const letter = decodeDeadLetter(dl.value);
     assert.equal(letter.sourceTopic, svc.host.topics.alerts);
     assert.equal(letter.service, 'alerts');
@@ -431,9 +399,9 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
     const svc = await start(cfg);
     rx.failNext(cfg.alerts.maxClientErrorAttempts, { status: 422 });
     const [bad, good] = [alertRecord(5000), alertRecord(5000 + CAMERAS.length)]; // same camera: bad is spooled (and sent) first
-    await producer.send(svc.host.topics.alerts, [outgoing(bad), outgoing(good)]);
+    await k.producer.send(svc.host.topics.alerts, [outgoing(bad), outgoing(good)]);
     await rx.waitFor((x) => x.alerts.size >= 1, 30_000);
-    const [dl] = await readTopic(kafka, svc.host.topics.dlq, 1);
+    const [dl] = await readTopic(k.kafka, svc.host.topics.dlq, 1);
     const letter = decodeDeadLetter(dl.value);
     assert.equal(letter.sourceTopic, svc.host.topics.alerts);
     assert.match(letter.reason, new RegExp(`HTTP 422 after ${cfg.alerts.maxClientErrorAttempts} attempts`));
@@ -448,7 +416,7 @@ describe('alerts service (real Kafka, real Redis, real webhook receiver)', { ski
     const m = await metricsText(svc.host.httpPort);
     assert.equal(metricValue(m, 'facestream_webhook_deliveries_total{outcome="dead"}'), 1);
     // Published again: the dead-lettered id is not re-spooled or re-sent.
-    await producer.send(svc.host.topics.alerts, [outgoing(bad)]);
+    await k.producer.send(svc.host.topics.alerts, [outgoing(bad)]);
     await sleep(1500);
     assert.equal(rx.requests.filter((q) => q.id === bad.alert.id).length, cfg.alerts.maxClientErrorAttempts);
     await stop(svc);

@@ -10,7 +10,7 @@ import { Embedder, type Crop } from '../../src/embed/embedder';
 import { ModelRegistry } from '../../src/models/registry';
 import { CropBatcher } from '../../src/services/embed/crop-batcher';
 import { randomCrops } from '../embed/helpers';
-import { EMBEDDER_NAME } from './helpers';
+import { EMBEDDER_NAME } from './shared-faces';
 
 describe('CropBatcher (real embedder)', { timeout: 120_000 }, () => {
   let embedder: Embedder;

@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Admin, Kafka } from 'kafkajs';
 import {
   decodeDeadLetter,
   decodeFaceEmbedding,
@@ -19,25 +18,13 @@ import {
   type FaceCrop,
 } from '../../src/schema';
 import { startEmbedService } from '../../src/services/embed';
-import { startServiceHost, type ServiceHost } from '../../src/services/host';
-import { createProducer, type OutgoingRecord, type TransportProducer } from '../../src/transport/producer';
+import type { ServiceHost } from '../../src/services/host';
+import type { OutgoingRecord } from '../../src/transport/producer';
 import { kafkaUnavailableReason, startKafka, type KafkaBroker } from '../support/kafka';
 import { sharedDir } from '../support/shared';
-import { testKafka } from '../transport/helpers';
-import {
-  collectTopic,
-  EMBEDDER_NAME,
-  embedFaces,
-  lfwPeople,
-  metricsText,
-  readyz,
-  sharedFaces,
-  testConfig,
-  testLogger,
-  uniquePrefix,
-  type SharedFace,
-  type TopicCollector,
-} from './helpers';
+import { assertCommittedAtEnd, connectKafka, type KafkaClients } from '../transport/helpers';
+import { collectTopic, metricsText, readyz, startTestHost, testConfig, uniquePrefix, type TopicCollector } from './helpers';
+import { EMBEDDER_NAME, embeddedFaces, type SharedFace } from './shared-faces';
 
 const SKIP = kafkaUnavailableReason() ?? (sharedDir() ? undefined : '../shared is absent (set FACESTREAM_SHARED_DIR): the embed service test needs real faces of data/lfw-dev');
 if (SKIP) console.log(`# skipping the embed service tests: ${SKIP}`);
@@ -56,25 +43,18 @@ function cosine(a: Float32Array, b: Float32Array): number {
 
 describe('embed service (real Kafka, real embedder)', { skip: SKIP, timeout: 300_000 }, () => {
   let broker: KafkaBroker;
-  let kafka: Kafka;
-  let admin: Admin;
-  let producer: TransportProducer;
+  let k: KafkaClients;
   let faces: SharedFace[];
 
   before(async () => {
     const t0 = Date.now();
-    [broker, faces] = await Promise.all([startKafka(), sharedFaces(lfwPeople().slice(0, 4), 2).then(embedFaces)]);
+    [broker, faces] = await Promise.all([startKafka(), embeddedFaces(4, 2)]);
     console.log(`# kafka broker and 8 reference faces ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    kafka = testKafka(broker.brokers, 'embed-service-test');
-    admin = kafka.admin();
-    await admin.connect();
-    producer = createProducer(kafka);
-    await producer.connect();
+    k = await connectKafka(broker.brokers, 'embed-service-test');
   });
 
   after(async () => {
-    await producer?.disconnect().catch(() => undefined);
-    await admin?.disconnect().catch(() => undefined);
+    await k?.close();
     await broker?.stop();
   });
 
@@ -95,12 +75,12 @@ describe('embed service (real Kafka, real embedder)', { skip: SKIP, timeout: 300
   test('crops in → embeddings out (batched under load, alone within the max wait); bad records → DLQ; the stream goes on', async () => {
     const prefix = uniquePrefix('embed');
     const config = testConfig(broker.brokers, prefix, { embedder: { maxBatch: 8 }, services: { embed: { maxWaitMs: 20 } } });
-    const host: ServiceHost = await startServiceHost('embed', config, { signals: false, log: testLogger() });
+    const host: ServiceHost = await startTestHost('embed', config);
     let out: TopicCollector | undefined;
     let dlq: TopicCollector | undefined;
     try {
-      out = await collectTopic(kafka, host.topics.embeddings);
-      dlq = await collectTopic(kafka, host.topics.dlq);
+      out = await collectTopic(k.kafka, host.topics.embeddings);
+      dlq = await collectTopic(k.kafka, host.topics.dlq);
       const t0 = Date.now();
       const N = 48;
       const garbage = Buffer.from('not a FaceCrop at all \u0000\u00ff\u0001');
@@ -114,7 +94,7 @@ describe('embed service (real Kafka, real embedder)', { skip: SKIP, timeout: 300
         if (n === 30) records.push({ key: recordKey(tiny), value: tinyBytes });
       }
       // A backlog first, then the service: it meets a full topic (load).
-      for (let i = 0; i < records.length; i += 8) await producer.send(host.topics.faces, records.slice(i, i + 8)); // < 1 MB per request
+      for (let i = 0; i < records.length; i += 8) await k.producer.send(host.topics.faces, records.slice(i, i + 8)); // < 1 MB per request
       const started = Date.now();
       await startEmbedService(host);
       await out.waitFor(`${N} embeddings`, (r) => r.length >= N, 120_000);
@@ -122,7 +102,7 @@ describe('embed service (real Kafka, real embedder)', { skip: SKIP, timeout: 300
 
       // A lone crop once the backlog is done: embedded alone, after at most the max wait (plus inference).
       const sentAt = Date.now();
-      await producer.send(host.topics.faces, [record(crop(N, Date.now()))]);
+      await k.producer.send(host.topics.faces, [record(crop(N, Date.now()))]);
       await out.waitFor('the lone crop', (r) => r.length >= N + 1, 30_000);
       const loneMs = Date.now() - sentAt;
       await dlq.waitFor('2 dead letters', (r) => r.length >= 2, 30_000);
@@ -188,13 +168,7 @@ describe('embed service (real Kafka, real embedder)', { skip: SKIP, timeout: 300
       assert.match(text, /facestream_stage_duration_seconds_count\{stage="embed"\} \d+/);
 
       // Committed to the end after the graceful stop.
-      const end = await admin.fetchTopicOffsets(host.topics.faces);
-      const [committed] = await admin.fetchOffsets({ groupId: host.groupId(), topics: [host.topics.faces] });
-      for (const e of end) {
-        const c = committed.partitions.find((p) => p.partition === e.partition)?.offset;
-        if (e.high === '0') assert.equal(c, '-1', `empty partition ${e.partition}: nothing to commit`);
-        else assert.equal(c, e.high, `partition ${e.partition} committed to the end`);
-      }
+      await assertCommittedAtEnd(k.admin, host.groupId(), host.topics.faces);
     } finally {
       await out?.stop().catch(() => undefined);
       await dlq?.stop().catch(() => undefined);

@@ -1,42 +1,37 @@
 /**
- * Shared helpers of the service tests (embed, match) run in-process against a real Kafka broker (and Redis):
- * configuration with unique topic/group prefixes, real faces of ../shared/data/lfw-dev (detected, aligned and
- * embedded by the real models), a continuous topic collector, and readiness reads.
+ * Shared helpers of the service tests run in-process against a real Kafka broker (and Redis): configuration with
+ * unique topic/group prefixes, service hosts with quiet logs, a continuous topic collector, polling, and readiness
+ * and metrics reads. Real faces for the embed and match tests are in shared-faces.ts.
  */
-import path from 'node:path';
-import { readdirSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load';
 import type { Config, ConfigOverrides } from '../../src/config/schema';
-import { analyzeFrame } from '../../src/detect/analyze';
-import { createDetector } from '../../src/detect/detector';
-import type { AlignedFace } from '../../src/detect/types';
-import { Embedder } from '../../src/embed/embedder';
-import { decodeImageFile } from '../../src/image/decode';
-import type { Frame } from '../../src/image/frame';
-import { ModelRegistry } from '../../src/models/registry';
-import { chooseFace } from '../../src/pipeline/images';
-import { faceJpeg } from '../../src/runtime/face-jpeg';
+import { startServiceHost, type ServiceHost, type ServiceRole } from '../../src/services/host';
 import type { Logger } from '../../src/util/log';
-import { sharedDir } from '../support/shared';
-
-export const EMBEDDER_NAME = 'faceapi-resnet128';
 
 let unique = 0;
-/** A fresh prefix per test: `<what>-<pid>-<n>`. */
+/** `<what>-<pid>-<n>-<time>`: unique per test and per run (Redis keys and Kafka groups of earlier runs never match). */
 export function uniquePrefix(what: string): string {
-  return `${what}-${process.pid}-${++unique}`;
+  return `${what}-${process.pid}-${++unique}-${Date.now().toString(36)}`;
 }
 
-/** Service config for tests: the broker, unique topic and group prefixes, HTTP on a free port, no env leaking in. */
-export function testConfig(brokers: string[], prefix: string, overrides: ConfigOverrides = {}): Config {
+/**
+ * Service config for tests, loaded like the CLI loads it: the broker, unique topic and group prefixes, HTTP on a
+ * free port, then `overrides`; FACESTREAM_* settings only from `env` (none of the test process's leak in).
+ */
+export function testConfig(brokers: string[], prefix: string, overrides: ConfigOverrides = {}, env: Record<string, string> = {}): Config {
   const base: ConfigOverrides = {
     kafka: { brokers, topicPrefix: `${prefix}.`, groupPrefix: `${prefix}-`, partitions: 3, cameraPartitions: 4, sessionTimeoutMs: 6000 },
     http: { port: 0, host: '127.0.0.1' },
   };
-  return loadConfig({ env: {}, overrides: merge(base, overrides) as ConfigOverrides });
+  return loadConfig({ env, overrides: mergeOverrides(base, overrides) });
+}
+
+/** `b` over `a`: plain objects merged key by key, arrays and other values replaced, undefined keeps `a`'s. */
+export function mergeOverrides(a: ConfigOverrides, b: ConfigOverrides): ConfigOverrides {
+  return merge(a, b) as ConfigOverrides;
 }
 
 function merge(a: unknown, b: unknown): unknown {
@@ -60,64 +55,9 @@ export function testLogger(lines?: string[]): Logger {
   return pino({ level: 'debug' }, sink);
 }
 
-export interface SharedFace {
-  /** LFW identity folder name. */
-  person: string;
-  file: string;
-  frame: Frame;
-  face: AlignedFace;
-  jpeg: Buffer;
-  /** Filled by embedFaces(). */
-  embedding?: Float32Array;
-}
-
-/** lfw-dev identity folders (sorted), or [] without ../shared. */
-export function lfwPeople(set: 'lfw-dev' | 'lfw-dev-unknown' = 'lfw-dev'): string[] {
-  const dir = sharedDir();
-  if (!dir) return [];
-  return readdirSync(path.join(dir, 'data', set)).sort();
-}
-
-/**
- * Real faces: the first `perPerson` images of each person of `set` decoded, detected (mtcnn), aligned for the
- * default embedder, with the face JPEG an alert carries. Throws when an image yields no face.
- */
-export async function sharedFaces(people: string[], perPerson: number, set: 'lfw-dev' | 'lfw-dev-unknown' = 'lfw-dev'): Promise<SharedFace[]> {
-  const dir = sharedDir();
-  if (!dir) throw new Error('../shared is absent');
-  const registry = new ModelRegistry({});
-  const descriptor = registry.embedder(EMBEDDER_NAME).descriptor;
-  const detector = createDetector(registry.detector('mtcnn'), { maxWidth: 640, minFaceSize: 20 });
-  const out: SharedFace[] = [];
-  try {
-    for (const person of people) {
-      const folder = path.join(dir, 'data', set, person);
-      for (const name of readdirSync(folder).filter((f) => f.endsWith('.jpg')).sort().slice(0, perPerson)) {
-        const file = path.join(folder, name);
-        const frame = await decodeImageFile(file);
-        const faces = await analyzeFrame(detector, frame, descriptor);
-        const chosen = chooseFace(faces, frame, 'central');
-        if (typeof chosen === 'string') throw new Error(`${file}: ${chosen}`);
-        out.push({ person, file, frame, face: chosen, jpeg: faceJpeg(frame, chosen.detection.box) });
-      }
-    }
-  } finally {
-    detector.close?.();
-  }
-  return out;
-}
-
-/** Embeds the faces with the real default embedder (sets `embedding` on each); returns them. */
-export async function embedFaces(faces: SharedFace[]): Promise<SharedFace[]> {
-  const embedder = await Embedder.create(new ModelRegistry({}).embedder(EMBEDDER_NAME), { maxBatch: 8 });
-  try {
-    const out = await embedder.embed(faces.map((f) => f.face.crop));
-    // Copies: the embedder's results are views on one buffer per batch.
-    faces.forEach((f, i) => (f.embedding = Float32Array.from(out[i])));
-  } finally {
-    await embedder.close();
-  }
-  return faces;
+/** A service host in this process (no signal handlers, quiet logs); the test starts the service on it and shuts it down. */
+export function startTestHost(role: ServiceRole, config: Config): Promise<ServiceHost> {
+  return startServiceHost(role, config, { signals: false, log: testLogger() });
 }
 
 export interface Collected {
@@ -155,13 +95,16 @@ export async function collectTopic(kafka: Kafka, topic: string): Promise<TopicCo
   };
 }
 
-export async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000, stepMs = 100): Promise<void> {
+/** Polls `cond` every `stepMs` until it holds; throws after `timeoutMs`, naming `what`. */
+export async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000, stepMs = 50): Promise<void> {
   const t0 = Date.now();
   while (!(await cond())) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface Readyz {
   status: number;

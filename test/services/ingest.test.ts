@@ -16,11 +16,11 @@ import { logLevel } from 'kafkajs';
 import type { Counter, Gauge } from 'prom-client';
 import { stringify } from 'yaml';
 import { cameraFromArgs } from '../../src/cli/cameras-command';
-import type { CameraConfig } from '../../src/config/schema';
+import type { CameraConfig, Config } from '../../src/config/schema';
 import { decodeFaceCrop, Stage } from '../../src/schema';
 import { openCameraAdmin } from '../../src/services/cameras/admin';
 import { CropPublisher } from '../../src/services/crop-publisher';
-import { startServiceHost, type ServiceHost } from '../../src/services/host';
+import type { ServiceHost } from '../../src/services/host';
 import { startIngestService } from '../../src/services/ingest';
 import { createKafka, createProducer, waitForLeaders } from '../../src/transport';
 import { UsageError } from '../../src/util/errors';
@@ -30,7 +30,7 @@ import { kafkaUnavailableReason, readTopic, startKafka, type KafkaBroker } from 
 import { SKIP_NO_RTSP_SERVER, startRtspServer, type RtspTestServer } from '../support/rtsp-server';
 import { kafkaEnv, startServiceProcess, type ServiceProcess } from '../support/service-process';
 import { sharedDir, skipWithoutShared } from '../support/shared';
-import { collectTopic, readyz, testConfig, testLogger, uniquePrefix, waitUntil } from './helpers';
+import { collectTopic, readyz, startTestHost, testConfig, uniquePrefix, waitUntil } from './helpers';
 
 const SKIP_KAFKA = kafkaUnavailableReason() ?? false;
 const SKIP = SKIP_KAFKA || skipWithoutShared('run the ingest tests (needs data/video)') || SKIP_NO_FFMPEG || SKIP_NO_RTSP_SERVER;
@@ -69,6 +69,24 @@ async function metric(host: ServiceHost, name: string, labels: Record<string, st
   return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0);
 }
 
+/**
+ * Runs `fn` with `n` ingest services in this process on `config` (started one after the other), and shuts them
+ * down when it ends, pass or fail.
+ */
+async function withIngestServices(config: Config, fn: (hosts: ServiceHost[]) => Promise<void>, n = 2): Promise<void> {
+  const hosts: ServiceHost[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const host = await startTestHost('ingest', config);
+      hosts.push(host);
+      await startIngestService(host);
+    }
+    await fn(hosts);
+  } finally {
+    await Promise.all(hosts.map((h) => h.shutdown('test end')));
+  }
+}
+
 async function running(host: ServiceHost, camera: string): Promise<boolean> {
   const starts = await metric(host, 'facestream_ingest_camera_starts_total', { camera });
   const stops = await metric(host, 'facestream_ingest_camera_stops_total', { camera });
@@ -103,15 +121,8 @@ test('cameras added with the CLI run on exactly one of two ingest services; crop
   writeFileSync(file, stringify({ kafka: { topicPrefix: config.kafka.topicPrefix, groupPrefix: config.kafka.groupPrefix, cameraPartitions: 8 } }));
   const cli = (...args: string[]) => runCamerasCli([...args, '--config', file, '--brokers', broker!.brokers.join(',')]);
 
-  const hosts: ServiceHost[] = [];
-  try {
-    for (let i = 0; i < 2; i++) {
-      const host = await startServiceHost('ingest', config, { signals: false, log: testLogger() });
-      hosts.push(host);
-      await startIngestService(host);
-    }
-    const [a, b] = hosts;
-    for (const h of hosts) {
+  await withIngestServices(config, async ([a, b]) => {
+    for (const h of [a, b]) {
       const r = await readyz(h.httpPort);
       assert.equal(r.body.checks?.cameras?.ok, true, JSON.stringify(r.body));
       assert.equal(r.body.checks?.cameras?.detail, '0 cameras running');
@@ -170,48 +181,41 @@ test('cameras added with the CLI run on exactly one of two ingest services; crop
     } finally {
       await faces.stop();
     }
-  } finally {
-    await Promise.all(hosts.map((h) => h.shutdown('test end')));
-  }
+  });
 });
 
 test('catalog changes that leave the cameras uneven make the group leader rebalance; one camera moves, the others stay', { skip: SKIP, timeout: 240_000 }, async () => {
   const prefix = uniquePrefix('ingest-nudge');
   const config = testConfig(broker!.brokers, prefix, { kafka: { cameraPartitions: 8, sessionTimeoutMs: 10_000 } });
   const admin = await openCameraAdmin(config);
-  const hosts: ServiceHost[] = [];
   try {
-    for (let i = 0; i < 2; i++) {
-      const host = await startServiceHost('ingest', config, { signals: false, log: testLogger() });
-      hosts.push(host);
-      await startIngestService(host);
-    }
-    const names = ['n0', 'n1', 'n2', 'n3'];
-    const mounts = Object.keys(CLIPS);
-    const cams = names.map((n, i) => cameraFromArgs(`${n}=${rtsp!.url(mounts[i])}`, { fps: 2 }));
-    // Added one after another, each lands on the less loaded service: 2/2.
-    for (const c of cams) {
-      await admin.put(c);
-      await waitUntil(`${c.name} to run`, async () => (await running(hosts[0], c.name)) || (await running(hosts[1], c.name)), 30_000);
-    }
-    const on = async (h: ServiceHost) => (await Promise.all(names.map(async (n) => ((await running(h, n)) ? n : undefined)))).filter((n): n is string => !!n);
-    const [a0, b0] = [await on(hosts[0]), await on(hosts[1])];
-    assert.deepEqual([a0.length, b0.length], [2, 2], `a: ${a0}, b: ${b0}`);
+    await withIngestServices(config, async (hosts) => {
+      const names = ['n0', 'n1', 'n2', 'n3'];
+      const mounts = Object.keys(CLIPS);
+      const cams = names.map((n, i) => cameraFromArgs(`${n}=${rtsp!.url(mounts[i])}`, { fps: 2 }));
+      // Added one after another, each lands on the less loaded service: 2/2.
+      for (const c of cams) {
+        await admin.put(c);
+        await waitUntil(`${c.name} to run`, async () => (await running(hosts[0], c.name)) || (await running(hosts[1], c.name)), 30_000);
+      }
+      const on = async (h: ServiceHost) => (await Promise.all(names.map(async (n) => ((await running(h, n)) ? n : undefined)))).filter((n): n is string => !!n);
+      const [a0, b0] = [await on(hosts[0]), await on(hosts[1])];
+      assert.deepEqual([a0.length, b0.length], [2, 2], `a: ${a0}, b: ${b0}`);
 
-    // Disable both cameras of the first service: 0/2 until the leader rebalances to 1/1.
-    const t0 = Date.now();
-    for (const n of a0) await admin.put({ ...cams[names.indexOf(n)], enabled: false });
-    await waitUntil('one camera each again', async () => (await on(hosts[0])).length === 1 && (await on(hosts[1])).length === 1, 60_000);
-    console.log(`# rebalanced 1/1 ${Date.now() - t0} ms after the catalog change`);
-    const moved = await on(hosts[0]);
-    const stayed = (await on(hosts[1]))[0];
-    assert.ok(b0.includes(moved[0]) && b0.includes(stayed));
-    assert.equal(await metric(hosts[1], 'facestream_ingest_camera_stops_total', { camera: moved[0], reason: 'unassigned' }), 1);
-    assert.equal(await metric(hosts[1], 'facestream_ingest_camera_starts_total', { camera: stayed }), 1, 'the other camera was never restarted');
-    assert.equal(await metric(hosts[1], 'facestream_ingest_camera_stops_total', { camera: stayed }), 0);
-    for (const n of a0) assert.equal(await metric(hosts[0], 'facestream_ingest_camera_stops_total', { camera: n, reason: 'disabled' }), 1);
+      // Disable both cameras of the first service: 0/2 until the leader rebalances to 1/1.
+      const t0 = Date.now();
+      for (const n of a0) await admin.put({ ...cams[names.indexOf(n)], enabled: false });
+      await waitUntil('one camera each again', async () => (await on(hosts[0])).length === 1 && (await on(hosts[1])).length === 1, 60_000);
+      console.log(`# rebalanced 1/1 ${Date.now() - t0} ms after the catalog change`);
+      const moved = await on(hosts[0]);
+      const stayed = (await on(hosts[1]))[0];
+      assert.ok(b0.includes(moved[0]) && b0.includes(stayed));
+      assert.equal(await metric(hosts[1], 'facestream_ingest_camera_stops_total', { camera: moved[0], reason: 'unassigned' }), 1);
+      assert.equal(await metric(hosts[1], 'facestream_ingest_camera_starts_total', { camera: stayed }), 1, 'the other camera was never restarted');
+      assert.equal(await metric(hosts[1], 'facestream_ingest_camera_stops_total', { camera: stayed }), 0);
+      for (const n of a0) assert.equal(await metric(hosts[0], 'facestream_ingest_camera_stops_total', { camera: n, reason: 'disabled' }), 1);
+    });
   } finally {
-    await Promise.all(hosts.map((h) => h.shutdown('test end')));
     await admin.close();
   }
 });

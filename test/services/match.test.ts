@@ -13,7 +13,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Kafka } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { alertId } from '../../src/alerts/alert';
 import { addIdentity, createGallery, defaultThresholds, setThresholds, slugify, type Gallery } from '../../src/match/gallery';
@@ -21,28 +20,14 @@ import { buildMatcher } from '../../src/match/matcher';
 import { openRedisGallery } from '../../src/match/redis-store';
 import { trainGallery } from '../../src/match/svm';
 import { decodeAlertRecord, decodeDeadLetter, encodeFaceEmbedding, Stage, type AlertRecord, type FaceEmbedding } from '../../src/schema';
-import { startServiceHost, type ServiceHost } from '../../src/services/host';
+import type { ServiceHost } from '../../src/services/host';
 import { startMatchService } from '../../src/services/match';
-import { createProducer, type TransportProducer } from '../../src/transport/producer';
 import { kafkaUnavailableReason, startKafka, type KafkaBroker } from '../support/kafka';
 import { redisUnavailableReason, startRedis, type RedisServer } from '../support/redis';
 import { sharedDir } from '../support/shared';
-import { testKafka } from '../transport/helpers';
-import {
-  collectTopic,
-  EMBEDDER_NAME,
-  embedFaces,
-  lfwPeople,
-  metricsText,
-  readyz,
-  sharedFaces,
-  testConfig,
-  testLogger,
-  uniquePrefix,
-  waitUntil,
-  type SharedFace,
-  type TopicCollector,
-} from './helpers';
+import { connectKafka, type KafkaClients } from '../transport/helpers';
+import { collectTopic, metricsText, readyz, startTestHost, testConfig, testLogger, uniquePrefix, waitUntil, type TopicCollector } from './helpers';
+import { EMBEDDER_NAME, embeddedFaces, type SharedFace } from './shared-faces';
 
 const SKIP =
   kafkaUnavailableReason() ??
@@ -53,8 +38,7 @@ if (SKIP) console.log(`# skipping the match service tests: ${SKIP}`);
 describe('match service (real Kafka, real Redis, real embeddings)', { skip: SKIP, timeout: 420_000 }, () => {
   let broker: KafkaBroker;
   let redis: RedisServer;
-  let kafka: Kafka;
-  let producer: TransportProducer;
+  let k: KafkaClients;
   let host: ServiceHost;
   let alerts: TopicCollector;
   let dlq: TopicCollector;
@@ -85,7 +69,7 @@ describe('match service (real Kafka, real Redis, real embeddings)', { skip: SKIP
   }
 
   async function send(...records: FaceEmbedding[]): Promise<void> {
-    await producer.send(host.topics.embeddings, records.map((e) => ({ key: e.camera, value: encodeFaceEmbedding(e) })));
+    await k.producer.send(host.topics.embeddings, records.map((e) => ({ key: e.camera, value: encodeFaceEmbedding(e) })));
   }
 
   const decoded = (): AlertRecord[] => alerts.records.map((r) => decodeAlertRecord(r.value));
@@ -114,17 +98,15 @@ describe('match service (real Kafka, real Redis, real embeddings)', { skip: SKIP
 
   before(async () => {
     const started = Date.now();
-    people = lfwPeople().slice(0, 4);
     const prep = (async () => {
-      const all = await embedFaces(await sharedFaces(people, 5));
+      const all = await embeddedFaces(4, 5);
+      people = [...new Set(all.map((f) => f.person))];
       for (const p of people) faces.set(p, all.filter((f) => f.person === p));
-      strangers = await embedFaces(await sharedFaces(lfwPeople('lfw-dev-unknown').slice(0, 4), 1, 'lfw-dev-unknown'));
+      strangers = await embeddedFaces(4, 1, 'lfw-dev-unknown');
     })();
     [broker, redis] = await Promise.all([startKafka(), startRedis({ persist: true }), prep]).then(([b, r]) => [b, r] as const);
     console.log(`# kafka, redis and ${4 * 5 + 4} real embeddings ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    kafka = testKafka(broker.brokers, 'match-service-test');
-    producer = createProducer(kafka);
-    await producer.connect();
+    k = await connectKafka(broker.brokers, 'match-service-test');
 
     // The gallery: the first three people, with its model, at the embedder's default thresholds.
     prefix = uniquePrefix('match');
@@ -140,9 +122,9 @@ describe('match service (real Kafka, real Redis, real embeddings)', { skip: SKIP
     assert.equal(v, 1);
 
     const config = testConfig(broker.brokers, prefix, { redis: { url: redis.url, prefix: `${prefix}:` }, alerts: { cooldownSec: 3600 } });
-    host = await startServiceHost('match', config, { signals: false, log: testLogger() });
-    alerts = await collectTopic(kafka, host.topics.alerts);
-    dlq = await collectTopic(kafka, host.topics.dlq);
+    host = await startTestHost('match', config);
+    alerts = await collectTopic(k.kafka, host.topics.alerts);
+    dlq = await collectTopic(k.kafka, host.topics.dlq);
     await startMatchService(host);
     await waitUntil('match ready', async () => (await readyz(host.httpPort)).status === 200, 60_000);
   });
@@ -151,7 +133,7 @@ describe('match service (real Kafka, real Redis, real embeddings)', { skip: SKIP
     await alerts?.stop().catch(() => undefined);
     await dlq?.stop().catch(() => undefined);
     await host?.shutdown('test done');
-    await producer?.disconnect().catch(() => undefined);
+    await k?.close();
     await Promise.allSettled([broker?.stop(), redis?.stop()]);
   });
 
@@ -255,7 +237,7 @@ describe('match service (real Kafka, real Redis, real embeddings)', { skip: SKIP
     const garbage = Buffer.from('\u00ff\u00fe not an embedding');
     const other = embedding(probe(people[0]), 'cam-d', 'd1', 'mobilefacenet');
     const otherBytes = encodeFaceEmbedding(other);
-    await producer.send(host.topics.embeddings, [{ key: 'cam-d', value: garbage }, { key: 'cam-d', value: otherBytes }]);
+    await k.producer.send(host.topics.embeddings, [{ key: 'cam-d', value: garbage }, { key: 'cam-d', value: otherBytes }]);
     await send(embedding(probe(people[1]), 'cam-d', 'd2'));
     await waitAlert('cam-d', 'd2');
     await dlq.waitFor('2 dead letters', (recs) => recs.length >= 2, 30_000);

@@ -9,60 +9,44 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Admin, Kafka } from 'kafkajs';
 import { Registry, Gauge } from 'prom-client';
 import { decodeDeadLetter, decodeFaceCrop, type FaceCrop } from '../../src/schema';
 import { RetryableError, runConsumer, type LagSample, type RunConsumerOptions } from '../../src/transport/consumer';
-import { createProducer, type TransportProducer } from '../../src/transport/producer';
 import { KafkaBroker, kafkaUnavailableReason, startKafka } from '../support/kafka';
-import { createTopics, cropRecord, readTopic, sleep, testKafka, waitFor } from './helpers';
+import {
+  assertCommittedAtEnd,
+  connectKafka,
+  cropConsumerOptions,
+  cropRecord,
+  cropRecords,
+  readTopic,
+  sleep,
+  topicWithDlq,
+  waitFor,
+  type KafkaClients,
+} from './helpers';
 
 const SKIP = kafkaUnavailableReason();
 if (SKIP) console.log(`# skipping the transport consumer tests: ${SKIP}`);
 
 describe('at-least-once consumer (real Kafka)', { skip: SKIP, timeout: 240_000 }, () => {
   let broker: KafkaBroker;
-  let kafka: Kafka;
-  let admin: Admin;
-  let producer: TransportProducer;
+  let k: KafkaClients;
 
   before(async () => {
     const t0 = Date.now();
     broker = await startKafka();
     console.log(`# kafka broker started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    kafka = testKafka(broker.brokers, 'transport-consumer-test');
-    admin = kafka.admin();
-    await admin.connect();
-    producer = createProducer(kafka);
-    await producer.connect();
+    k = await connectKafka(broker.brokers, 'transport-consumer-test');
   });
 
   after(async () => {
-    await producer?.disconnect().catch(() => undefined);
-    await admin?.disconnect().catch(() => undefined);
+    await k?.close();
     await broker?.stop();
   });
 
-  async function topicWith(topic: string, n: number, from = 0): Promise<void> {
-    await createTopics(admin, { topics: [{ topic, numPartitions: 3 }, { topic: `${topic}.dlq`, numPartitions: 1 }] });
-    await producer.send(topic, Array.from({ length: n }, (_, i) => cropRecord(from + i)));
-  }
-
-  function options(topic: string, groupId: string, handle: RunConsumerOptions<FaceCrop>['handle']): RunConsumerOptions<FaceCrop> {
-    return {
-      kafka, groupId, topic, service: 'test', decode: decodeFaceCrop, handle,
-      dlq: { producer, topic: `${topic}.dlq` }, sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, retryBackoffMs: 50,
-    };
-  }
-
-  async function assertCommittedAtEnd(groupId: string, topic: string): Promise<void> {
-    const end = await admin.fetchTopicOffsets(topic);
-    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    for (const e of end) {
-      const c = committed.partitions.find((p) => p.partition === e.partition);
-      assert.equal(c?.offset, e.high, `partition ${e.partition}: committed offset vs end offset`);
-    }
-  }
+  const topicWith = (topic: string, n: number) => topicWithDlq(k, topic, 3, cropRecords(n));
+  const options = (topic: string, groupId: string, handle: RunConsumerOptions<FaceCrop>['handle']) => cropConsumerOptions(k, topic, groupId, { handle });
 
   test('every record is handled exactly once; committed offsets equal the end offsets after stop(); lag reported', async () => {
     const topic = 'normal';
@@ -82,7 +66,7 @@ describe('at-least-once consumer (real Kafka)', { skip: SKIP, timeout: 240_000 }
     await running.stop();
     assert.equal(seen.size, N);
     assert.deepEqual([...seen.values()].filter((c) => c !== 1), [], 'records handled more than once');
-    await assertCommittedAtEnd('g-normal', topic);
+    await assertCommittedAtEnd(k.admin, 'g-normal', topic);
     assert.ok(lags.length > 0, 'lag callback called');
     for (const p of [0, 1, 2]) {
       const lastOfP = lags.filter((s) => s.partition === p).at(-1);
@@ -95,9 +79,8 @@ describe('at-least-once consumer (real Kafka)', { skip: SKIP, timeout: 240_000 }
 
   test('a garbage record and a non-retryable failure go to the DLQ; a retryable failure is retried; the stream goes on', async () => {
     const topic = 'dirty';
-    await createTopics(admin, { topics: [{ topic, numPartitions: 1 }, { topic: `${topic}.dlq`, numPartitions: 1 }] });
     const garbage = Buffer.from('definitely not a protobuf FaceCrop \u0000\u00ff');
-    await producer.send(topic, [cropRecord(0), { key: 'cam-x', value: garbage }, ...Array.from({ length: 5 }, (_, i) => cropRecord(1 + i))]);
+    await topicWithDlq(k, topic, 1, [cropRecord(0), { key: 'cam-x', value: garbage }, ...cropRecords(5, 1)]);
     const handled: number[] = [];
     let flaky = 0;
     const running = await runConsumer(options(topic, 'g-dirty', async (crop) => {
@@ -110,9 +93,9 @@ describe('at-least-once consumer (real Kafka)', { skip: SKIP, timeout: 240_000 }
     await running.stop();
     assert.deepEqual(handled, [0, 1, 2, 4, 5]);
     assert.equal(flaky, 4, 'seq 4 failed 3 times (retryable) and then succeeded');
-    await assertCommittedAtEnd('g-dirty', topic);
+    await assertCommittedAtEnd(k.admin, 'g-dirty', topic);
 
-    const dead = (await readTopic(kafka, `${topic}.dlq`, 2)).map((r) => ({ key: r.key?.toString(), d: decodeDeadLetter(r.value) }));
+    const dead = (await readTopic(k.kafka, `${topic}.dlq`, 2)).map((r) => ({ key: r.key?.toString(), d: decodeDeadLetter(r.value) }));
     assert.equal(dead.length, 2);
     const [g, h] = dead.sort((a, b) => Number(a.d.offset) - Number(b.d.offset));
     assert.equal(g.d.offset, '1');
@@ -148,7 +131,7 @@ describe('at-least-once consumer (real Kafka)', { skip: SKIP, timeout: 240_000 }
     console.log(`# graceful stop after ${beforeRestart} of ${N}: duplicates after restart ${dups}`);
     assert.equal(counts.size, N, 'no record lost');
     assert.equal(dups, 0, 'a graceful stop commits everything it handled');
-    await assertCommittedAtEnd('g-resume', topic);
+    await assertCommittedAtEnd(k.admin, 'g-resume', topic);
   });
 
   test('a consumer process SIGKILLed mid-stream: the next member loses nothing; duplicates are only the records handled since the last commit', async () => {
@@ -174,7 +157,7 @@ describe('at-least-once consumer (real Kafka)', { skip: SKIP, timeout: 240_000 }
       child.kill('SIGKILL');
       await exited;
     }
-    const [committed] = await admin.fetchOffsets({ groupId: 'g-crash', topics: [topic] });
+    const [committed] = await k.admin.fetchOffsets({ groupId: 'g-crash', topics: [topic] });
     const committedCount = committed.partitions.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
     const after = new Map<number, number>();
     const second = await runConsumer(options(topic, 'g-crash', async (crop) => void after.set(crop.frame.seq, (after.get(crop.frame.seq) ?? 0) + 1)));
@@ -189,6 +172,6 @@ describe('at-least-once consumer (real Kafka)', { skip: SKIP, timeout: 240_000 }
     assert.ok([...after.values()].every((c) => c === 1), 'the restarted member handled each record once');
     assert.equal(dups, byChild.size - committedCount, 'duplicates are exactly the handled-but-uncommitted records');
     assert.ok(dups <= 50, `duplicates (${dups}) bounded by commitEveryRecords (50)`);
-    await assertCommittedAtEnd('g-crash', topic);
+    await assertCommittedAtEnd(k.admin, 'g-crash', topic);
   });
 });
