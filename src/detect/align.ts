@@ -18,7 +18,7 @@
 import type { EmbedderDescriptor } from '../models/descriptor';
 import type { Frame } from '../image/frame';
 import { cv } from '../util/cv';
-import { frameToMat, Mat } from './cvmat';
+import { frameMatView, Mat } from './cvmat';
 import type { AlignedFace, FaceDetection, Point } from './types';
 
 /** Row-major 2x3 affine matrix [a, b, c, d, e, f]: x' = a x + b y + c, y' = d x + e y + f. */
@@ -161,5 +161,5 @@ export function alignFaceMat(mat: Mat, det: FaceDetection, embedder: EmbedderDes
 
 /** Warps the detected face onto the embedder's template: a BGR uint8 crop of its input size. */
 export function alignFace(frame: Frame, det: FaceDetection, embedder: EmbedderDescriptor): AlignedFace['crop'] {
-  return alignFaceMat(frameToMat(frame), det, embedder);
+  return alignFaceMat(frameMatView(frame), det, embedder); // the crop is copied out before returning
 }

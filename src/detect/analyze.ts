@@ -6,7 +6,7 @@
 import type { Frame } from '../image/frame';
 import type { EmbedderDescriptor } from '../models/descriptor';
 import { alignFaceMat } from './align';
-import { frameToMat } from './cvmat';
+import { frameMatView } from './cvmat';
 import type { FaceDetector } from './detector';
 import { assessQuality } from './quality';
 import type { AlignedFace } from './types';
@@ -17,7 +17,8 @@ export async function analyzeFrame(
   frame: Frame,
   embedder: EmbedderDescriptor,
 ): Promise<AlignedFace[]> {
-  const mat = frameToMat(frame); // one copy of the frame serves detection and alignment
+  // A view of the frame's bytes (no copy) serves detection and alignment; it does not outlive this call.
+  const mat = frameMatView(frame);
   const detections = await detector.detect(frame, mat);
   if (detections.length === 0) return [];
   return detections.map((detection) => {

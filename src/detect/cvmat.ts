@@ -18,6 +18,22 @@ export function frameToMat(frame: Frame): Mat {
   return new c.Mat(buf, frame.height, frame.width, c.CV_8UC3);
 }
 
+/** Frames smaller than this are copied by frameMatView (V8 may keep tiny typed arrays on its moving heap). */
+const MIN_VIEW_BYTES = 4096;
+
+/**
+ * A CV_8UC3 Mat header over the frame's own bytes: no copy. The Mat is only valid while
+ * `frame.data` is alive and unchanged, so use it within one call that holds the frame (as
+ * analyzeFrame does) and never keep it. Saves a 2.7 MB copy (1.5 ms) per 1280x720 frame.
+ */
+export function frameMatView(frame: Frame): Mat {
+  assertFrame(frame);
+  if (frame.data.byteLength < MIN_VIEW_BYTES) return frameToMat(frame);
+  const c = cv();
+  const buf = Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
+  return new c.Mat(frame.height, frame.width, c.CV_8UC3, buf);
+}
+
 /** Copies a CV_8UC3 Mat out into a Frame. */
 export function matToFrame(mat: Mat): Frame {
   const c = cv();

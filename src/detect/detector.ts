@@ -1,14 +1,16 @@
 /**
  * The face detector every stage uses: picks the MTCNN or YuNet implementation from a resolved
  * detector descriptor, runs it on a downscaled copy of large frames (the "analysis size") and maps
- * boxes and landmarks back to frame coordinates.
+ * boxes and landmarks back to frame coordinates. The networks run with the runtime the descriptor
+ * names, onnxruntime ones on the calling thread or a worker thread of the detector's own (DEFAULT_THREAD).
  */
 import type { Frame } from '../image/frame';
 import { assertFrame } from '../image/frame';
 import type { ResolvedDetector } from '../models/registry';
 import { cv } from '../util/cv';
-import { frameToMat, Mat } from './cvmat';
+import { frameMatView, Mat } from './cvmat';
 import { MtcnnCascade, parseMtcnnOptions } from './mtcnn';
+import { OrtWorker } from './net-runner';
 import { scaleBox, scalePoint } from './nms';
 import type { FaceDetection, Landmarks5 } from './types';
 import { parseYunetOptions, YunetNetwork } from './yunet';
@@ -17,9 +19,14 @@ export interface FaceDetector {
   readonly name: string;
   /**
    * Faces in the frame, best score first, in frame pixel coordinates. Never throws for small frames.
-   * `mat`: the frame already copied into a Mat (by a caller that needs one anyway), so it is not copied twice.
+   * `mat`: the frame as a Mat already (a caller that needs one anyway, e.g. a frameMatView), valid for the call.
    */
   detect(frame: Frame, mat?: Mat): Promise<FaceDetection[]>;
+  /**
+   * Resolves once the networks are loaded (onnxruntime loads them in the background from creation;
+   * detect() waits for them itself). Rejects with the load error: call it at start-up to fail early.
+   */
+  ready?(): Promise<void>;
   close?(): void;
 }
 
@@ -36,9 +43,30 @@ export interface DetectorOptions {
   minFaceSize?: number;
   /** Final score threshold: MTCNN's O-Net threshold (thresholds[2]); YuNet's scoreThreshold. */
   scoreThreshold?: number;
+  /**
+   * Where onnxruntime networks run: 'worker', a worker thread of this detector's own, so the event loop
+   * is not held for the network time; 'caller', the calling thread (each network call then holds the
+   * event loop). Pre- and post-processing (OpenCV resizes, MTCNN crops, decoding) stay on the calling
+   * thread either way. Default: see DEFAULT_THREAD.
+   */
+  thread?: 'worker' | 'caller';
 }
 
 export const DEFAULT_ANALYSIS_WIDTH = 640;
+
+/**
+ * Where each family's onnxruntime networks run by default (measured on the 2-core dev machine, 1280x720
+ * frames analysed at 640):
+ * - YuNet: one ~12 ms call per frame, an acceptable hold of the event loop; on the calling thread the
+ *   pipeline costs ~22 ms CPU per frame against ~32 ms with a worker, where frames arriving during the
+ *   network call live long enough to be promoted to V8's old space and bring a full garbage collection
+ *   every ~4 frames.
+ * - MTCNN: ~80 ms of network calls per frame; with a worker the event loop stays free for the alerts
+ *   at the same CPU per frame: frame-to-webhook p99 713-783 ms in three runs of bench:pipeline's
+ *   embedded-runtime latency part, against 1510-1568 ms in two runs on the calling thread (p50 about
+ *   the same, 184-519 ms; event-loop delay max 73-117 against 123-191 ms).
+ */
+export const DEFAULT_THREAD: Record<'mtcnn' | 'yunet', 'worker' | 'caller'> = { mtcnn: 'worker', yunet: 'caller' };
 /** No detector here finds a face in fewer pixels than this (MTCNN's P-Net cell is 12 px). */
 const MIN_DETECTABLE = 12;
 
@@ -47,20 +75,20 @@ export function analysisScale(width: number, height: number, maxWidth: number, m
   return Math.min(1, maxWidth / width, maxHeight / height);
 }
 
-interface MatDetector {
-  detect(bgr: Mat): Promise<FaceDetection[]>;
-}
-
 export function createDetector(resolved: ResolvedDetector, options: DetectorOptions = {}): FaceDetector {
   const d = resolved.descriptor;
-  if (d.runtime !== 'opencv') {
-    throw new Error(`detector "${d.name}": runtime "${d.runtime}" is not supported; expected "opencv"`);
+  if (d.runtime !== 'opencv' && d.runtime !== 'onnxruntime') {
+    throw new Error(`detector "${d.name}": runtime "${String(d.runtime)}" is not supported; expected "onnxruntime" or "opencv"`);
   }
   const maxWidth = options.maxWidth ?? DEFAULT_ANALYSIS_WIDTH;
   const maxHeight = options.maxHeight ?? maxWidth;
   if (!(maxWidth >= MIN_DETECTABLE) || !(maxHeight >= MIN_DETECTABLE)) {
     throw new RangeError(`analysis size must be at least ${MIN_DETECTABLE} px, got ${maxWidth}x${maxHeight}`);
   }
+  // A worker thread of the detector's own for its onnxruntime networks (see net-runner.ts) where that is the
+  // default or asked for; OpenCV dnn already runs on libuv's thread pool.
+  const thread = options.thread ?? DEFAULT_THREAD[d.family];
+  const worker = d.runtime === 'onnxruntime' && thread === 'worker' ? new OrtWorker() : undefined;
   let impl: MatDetector;
   switch (d.family) {
     case 'mtcnn': {
@@ -69,7 +97,7 @@ export function createDetector(resolved: ResolvedDetector, options: DetectorOpti
       if (options.scoreThreshold !== undefined) thresholds[2] = options.scoreThreshold;
       const opts = parseMtcnnOptions(d.options, { minFaceSize: options.minFaceSize, thresholds });
       const paths = { pnet: need(resolved, 'pnet'), rnet: need(resolved, 'rnet'), onet: need(resolved, 'onet') };
-      impl = new MtcnnCascade(paths, opts);
+      impl = new MtcnnCascade(paths, opts, d.runtime, worker);
       break;
     }
     case 'yunet': {
@@ -77,13 +105,21 @@ export function createDetector(resolved: ResolvedDetector, options: DetectorOpti
         minFaceSize: options.minFaceSize,
         scoreThreshold: options.scoreThreshold,
       });
-      impl = new YunetNetwork(need(resolved, 'model'), opts);
+      impl = new YunetNetwork(need(resolved, 'model'), opts, d.runtime, worker);
       break;
     }
     default:
+      worker?.close();
       throw new Error(`detector "${d.name}": unknown family "${String(d.family)}"; expected mtcnn or yunet`);
   }
-  return new ScaledDetector(d.name, impl, maxWidth, maxHeight);
+  return new ScaledDetector(d.name, impl, maxWidth, maxHeight, () => worker?.close());
+}
+
+/** A detector network family on an image of the analysis size. */
+interface MatDetector {
+  detect(bgr: Mat): Promise<FaceDetection[]>;
+  ready(): Promise<void>;
+  release(): void;
 }
 
 function need(resolved: ResolvedDetector, role: string): string {
@@ -97,7 +133,7 @@ function need(resolved: ResolvedDetector, role: string): string {
   return p;
 }
 
-/** Downscales to the analysis size, serialises calls (a dnn Net holds one input) and maps results back. */
+/** Downscales to the analysis size, serialises calls (a network holds one input) and maps results back. */
 class ScaledDetector implements FaceDetector {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -107,6 +143,7 @@ class ScaledDetector implements FaceDetector {
     private readonly impl: MatDetector,
     private readonly maxWidth: number,
     private readonly maxHeight: number,
+    private readonly onClose: () => void,
   ) {}
 
   detect(frame: Frame, mat?: Mat): Promise<FaceDetection[]> {
@@ -115,8 +152,18 @@ class ScaledDetector implements FaceDetector {
     return run;
   }
 
+  ready(): Promise<void> {
+    return this.impl.ready();
+  }
+
   close(): void {
+    if (this.closed) return;
     this.closed = true;
+    // After the calls already queued (they fail with "closed" before touching the networks).
+    void this.queue.then(() => {
+      this.impl.release();
+      this.onClose();
+    });
   }
 
   private async run(frame: Frame, frameMat?: Mat): Promise<FaceDetection[]> {
@@ -127,7 +174,7 @@ class ScaledDetector implements FaceDetector {
     const th = Math.max(1, Math.round(frame.height * s));
     if (Math.min(tw, th) < MIN_DETECTABLE) return [];
     const c = cv();
-    let mat = frameMat ?? frameToMat(frame);
+    let mat = frameMat ?? frameMatView(frame); // used within this call only
     if (tw !== frame.width || th !== frame.height) mat = await mat.resizeAsync(th, tw, 0, 0, c.INTER_AREA);
     const found = await this.impl.detect(mat);
     const sx = frame.width / tw;

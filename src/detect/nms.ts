@@ -62,6 +62,9 @@ export function iou(a: Box, b: Box): number {
  * Greedy NMS: visits boxes by descending score (ties: lower index first), keeps a box and drops
  * every remaining box whose overlap with it is greater than `threshold`.
  * Returns the kept indices into `boxes`, best first.
+ *
+ * Same rule as `overlap()`, on flat typed arrays: MTCNN's P-Net stage calls this on hundreds of
+ * boxes per pyramid level, so the quadratic inner loop is kept free of object access.
  */
 export function nms(
   boxes: readonly Corners[],
@@ -72,16 +75,46 @@ export function nms(
   if (boxes.length !== scores.length) {
     throw new RangeError(`nms: ${boxes.length} boxes but ${scores.length} scores; expected one score per box`);
   }
+  const n = boxes.length;
+  const e = options.inclusive ? 1 : 0;
+  const byMin = options.mode === 'min';
+  const bx1 = new Float64Array(n);
+  const by1 = new Float64Array(n);
+  const bx2 = new Float64Array(n);
+  const by2 = new Float64Array(n);
+  const areas = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const b = boxes[i];
+    bx1[i] = b.x1;
+    by1[i] = b.y1;
+    bx2[i] = b.x2;
+    by2[i] = b.y2;
+    areas[i] = area(b, options.inclusive);
+  }
   const order = Array.from(boxes.keys()).sort((i, j) => scores[j] - scores[i] || i - j);
-  const suppressed = new Uint8Array(boxes.length);
+  const suppressed = new Uint8Array(n);
   const keep: number[] = [];
-  for (let oi = 0; oi < order.length; oi++) {
+  for (let oi = 0; oi < n; oi++) {
     const i = order[oi];
     if (suppressed[i]) continue;
     keep.push(i);
-    for (let oj = oi + 1; oj < order.length; oj++) {
+    const x1 = bx1[i];
+    const y1 = by1[i];
+    const x2 = bx2[i];
+    const y2 = by2[i];
+    const ai = areas[i];
+    for (let oj = oi + 1; oj < n; oj++) {
       const j = order[oj];
-      if (!suppressed[j] && overlap(boxes[i], boxes[j], options) > threshold) suppressed[j] = 1;
+      if (suppressed[j]) continue;
+      const w = Math.max(0, Math.min(x2, bx2[j]) - Math.max(x1, bx1[j]) + e);
+      const h = Math.max(0, Math.min(y2, by2[j]) - Math.max(y1, by1[j]) + e);
+      const inter = w * h;
+      let ov = 0;
+      if (inter > 0) {
+        const denom = byMin ? Math.min(ai, areas[j]) : ai + areas[j] - inter;
+        ov = denom > 0 ? inter / denom : 0;
+      }
+      if (ov > threshold) suppressed[j] = 1;
     }
   }
   return keep;

@@ -165,6 +165,33 @@ test('concurrent detect() calls on one detector give the same results as sequent
   await assert.rejects(detector.detect(frames[0]), /closed/);
 });
 
+test('networks on the detector\'s worker thread and on the calling thread give the same detections', async (t) => {
+  const skip = samplesOrSkip();
+  if (skip) return t.skip(skip);
+  const frames = [2, 6].map((i) => readFrame(path.join(SAMPLE_DIR, `sample${i}.jpg`)));
+  let compared = 0;
+  for (const name of ['mtcnn', 'yunet']) {
+    const resolved = resolveDetector(name);
+    if (typeof resolved === 'string') {
+      t.diagnostic(`skipped ${name}: ${resolved}`);
+      continue;
+    }
+    const inWorker = createDetector(resolved);
+    const inCaller = createDetector(resolved, { thread: 'caller' });
+    await inWorker.ready?.();
+    for (const f of frames) {
+      const a = await inWorker.detect(f);
+      assert.ok(a.length >= 3, `${name}: faces found`);
+      assert.deepEqual(a, await inCaller.detect(f), `${name}: same detections`);
+      compared++;
+    }
+    inWorker.close?.();
+    inCaller.close?.();
+    await assert.rejects(inWorker.detect(frames[0]), /closed/);
+  }
+  if (compared === 0) t.skip('no detector files');
+});
+
 test('frameToMat and matToFrame round-trip', () => {
   const data = new Uint8Array(4 * 3 * 3).map((_, i) => i);
   const back = matToFrame(frameToMat({ width: 4, height: 3, data }));
