@@ -1,0 +1,356 @@
+/**
+ * bench:distributed (b): matching against synthetic galleries (synthetic.ts) of 1k-1M identities.
+ *
+ *   exact   CandidateMatcher over an ExactIndex of the SVM weights and biases (onnxruntime Gemm + TopK, k 2):
+ *           every identity scored, then matcher.ts's open-set rule on the top two. Batched and one at a time.
+ *   plain   the baseline: onnxruntime Gemm queries x weightsᵀ over the same chunks, the full score block returned.
+ *   js      the current matcher (buildMatcher: svm.ts scoreAll over every identity, per probe), for reference.
+ *   ann svm CandidateMatcher over an HNSW index of the SVM scorers (HnswIndex.buildScored: approximate top-k
+ *           SVM scores → exact SVM scores for those → open-set rule), one probe at a time, per efSearch.
+ *           recall@1: its top identity = the exact path's top identity.
+ *   ann emb CandidateMatcher over an HNSW index of the enrolled embeddings (k nearest → their identities → SVM
+ *           scores for those → open-set rule). recall@1: HNSW's nearest enrolled embedding = the exact nearest
+ *           (ExactIndex over the embeddings). Built up to --emb-ann-max identities.
+ *
+ * "decisions = exact": the ANN path's decision (accepted, identity) = the exact path's, over all probes.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { Gallery } from '../../src/match/gallery';
+import { buildMatcher, type MatchResult } from '../../src/match/matcher';
+import { CandidateMatcher } from '../../src/match/search/candidates';
+import { EXACT_IO, plainProductModel } from '../../src/match/search/exact-graph';
+import { ExactIndex } from '../../src/match/search/exact-index';
+import { HnswIndex, type HnswParams } from '../../src/match/search/hnsw-index';
+import { galleryShape, resolveSvmOptions, type SvmModel } from '../../src/match/svm';
+import { alternate, median, quantile } from './measure';
+import { DIM, makeGallery, makeProbes, type SyntheticGallery } from './synthetic';
+
+/** Bumped whenever synthetic.ts changes what it generates (cached indexes are keyed by it). */
+const DATA_VERSION = 'lfwsynth-v2';
+
+export interface MatchBenchOptions {
+  sizes: number[];
+  seed: number;
+  batch: number;
+  queries: number;
+  singleQueries: number;
+  seconds: number;
+  minRounds: number;
+  chunkRows: number;
+  jsMaxRows: number;
+  /** intraOpNumThreads of the exact index and the plain product (undefined: onnxruntime's default). */
+  threads?: number;
+  /** Seconds spent on the all-identities JS matcher per size (at least 3 probes). */
+  jsSeconds: number;
+  hnsw: HnswParams;
+  efList: number[];
+  annK: number;
+  /** Candidates asked of the SVM-scorer HNSW index. */
+  annSvmK: number;
+  /** Largest gallery that also gets the embeddings HNSW index. */
+  embAnnMax: number;
+  cacheDir: string;
+  log: (line: string) => void;
+}
+
+export interface AnnRow {
+  /** 'svm': HNSW over the SVM scorers; 'emb': HNSW over the enrolled embeddings. */
+  source: 'svm' | 'emb';
+  k: number;
+  efSearch: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Index search alone (no SVM scoring, no rule), median. */
+  indexP50Ms: number;
+  perSec: number;
+  recallAt1: number;
+  /** recall@1 over the faces of enrolled identities and over the strangers. */
+  recallGenuine: number;
+  recallStrangers: number;
+  agree: number;
+  /** Probes where the decisions differ: accepted by ANN only, by exact only, or as different identities. */
+  annOnly: number;
+  exactOnly: number;
+  different: number;
+}
+
+export interface MatchRow {
+  identities: number;
+  batch: number;
+  exact: { msPerEmbedding: number; p99MsPerEmbedding: number; p99BatchMs: number; perSec: number; usesOnnxRuntime: boolean };
+  plain: { msPerEmbedding: number; p99MsPerEmbedding: number; perSec: number };
+  exactSingle: { p50Ms: number; p99Ms: number };
+  plainSingle: { p50Ms: number; p99Ms: number };
+  js: { p50Ms: number; probes: number; sameAsExact: number };
+  ann: AnnRow[];
+  hnsw: { source: 'svm' | 'emb'; M: number; efConstruction: number; buildSeconds: number; cached: boolean; loadSeconds: number }[];
+  accepted: number;
+  probes: number;
+}
+
+/** The synthetic gallery as matcher.ts types (views on the generated arrays, no copies). */
+function asGallery(g: SyntheticGallery): { gallery: Gallery; model: SvmModel } {
+  const identities = new Array(g.n);
+  for (let i = 0; i < g.n; i++) {
+    identities[i] = { id: `id-${i}`, name: `Identity ${i}`, embeddings: [g.embeddings.subarray(i * DIM, (i + 1) * DIM)], negatives: [], createdAt: '2025-01-01T00:00:00.000Z' };
+  }
+  // Thresholds: svm 0 (a face of i scores ~+1, others ~-1) and euclidean 0.38 (cosine 0.928): genuine faces are at
+  // ~0.30 from their enrolled face, other people at ~0.56.
+  const gallery: Gallery = { version: 1, embedder: 'synthetic-lfw-128', dim: DIM, metric: 'euclidean', identities, watchlists: [], thresholds: { svm: 0, distance: 0.38 } };
+  const model: SvmModel = {
+    shape: galleryShape(gallery),
+    options: resolveSvmOptions(),
+    weights: g.weights,
+    bias: g.bias,
+    backgroundCount: 0,
+    stats: { trainMs: 0, maxIterations: 0, maxRounds: 0, hitIterationLimit: 0, threadId: 0 },
+  };
+  return { gallery, model };
+}
+
+function label(n: number): string {
+  return n >= 1e6 && n % 1e6 === 0 ? `${n / 1e6}M` : n >= 1e3 && n % 1e3 === 0 ? `${n / 1e3}k` : String(n);
+}
+
+interface Built {
+  index: HnswIndex;
+  buildSeconds: number;
+  cached: boolean;
+  loadSeconds: number;
+}
+
+async function hnswFor(g: SyntheticGallery, source: 'svm' | 'emb', o: MatchBenchOptions): Promise<Built> {
+  const p = o.hnsw;
+  const base = path.join(o.cacheDir, `hnsw-${source}-${DATA_VERSION}-n${g.n}-seed${g.seed}-M${p.M}-efc${p.efConstruction}-s${p.seed}`);
+  const file = `${base}.bin`;
+  const meta = `${base}.json`;
+  if (existsSync(file) && existsSync(meta)) {
+    const t0 = performance.now();
+    try {
+      const index = await HnswIndex.load(file, { dim: DIM, size: g.n, scored: source === 'svm' });
+      const { buildSeconds } = JSON.parse(readFileSync(meta, 'utf8')) as { buildSeconds: number };
+      return { index, buildSeconds, cached: true, loadSeconds: (performance.now() - t0) / 1000 };
+    } catch (err) {
+      o.log(`  cached index unusable (${(err as Error).message}): rebuilding`);
+    }
+  }
+  const t0 = performance.now();
+  const every = Math.max(10000, Math.round(g.n / 20 / 10000) * 10000);
+  const build = {
+    yieldEvery: every,
+    onProgress: (done: number, total: number) => {
+      const s = (performance.now() - t0) / 1000;
+      const eta = done < total ? `, ~${Math.round((s / done) * (total - done))} s left` : '';
+      process.stderr.write(`  hnsw ${source} build ${label(g.n)}: ${done}/${total} points, ${s.toFixed(0)} s (${(done / s).toFixed(0)}/s${eta})\n`);
+    },
+  };
+  const index = source === 'svm' ? await HnswIndex.buildScored(g.weights, g.bias, DIM, p, build) : await HnswIndex.build(g.embeddings, DIM, p, build);
+  const buildSeconds = (performance.now() - t0) / 1000;
+  mkdirSync(o.cacheDir, { recursive: true });
+  await index.save(`${file}.tmp`); // index and its description (.json): renamed into place once both are written
+  renameSync(`${file}.tmp.json`, `${file}.json`);
+  renameSync(`${file}.tmp`, file);
+  writeFileSync(meta, JSON.stringify({ buildSeconds, n: g.n, seed: g.seed, params: p, data: DATA_VERSION, builtAt: new Date().toISOString() }));
+  return { index, buildSeconds, cached: false, loadSeconds: 0 };
+}
+
+function sameDecision(a: MatchResult, b: MatchResult): boolean {
+  return a.accepted === b.accepted && a.identity === b.identity;
+}
+
+export async function runMatchSize(n: number, o: MatchBenchOptions): Promise<MatchRow> {
+  const log = o.log;
+  let t0 = performance.now();
+  const g = makeGallery(n, o.seed, (done) => process.stderr.write(`  synthesising ${label(n)}: ${done}/${n}\n`));
+  const { gallery, model } = asGallery(g);
+  const { probes, identity } = makeProbes(g, o.queries, o.seed + 1);
+  log(`\n${label(n)} identities: synthesised in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${probes.length} probes (half faces of enrolled identities, half strangers)`);
+
+  // Exact path and the plain-product baseline, on the same batches.
+  const threads = o.threads !== undefined ? { intraOpNumThreads: o.threads } : {};
+  const exactIndex = await ExactIndex.create(g.weights, DIM, { bias: g.bias, chunkRows: o.chunkRows, jsMaxRows: o.jsMaxRows, ...threads });
+  const exact = CandidateMatcher.create(gallery, model, { kind: 'svm', index: exactIndex, k: 2 });
+  const plain = await ort.InferenceSession.create(plainProductModel(DIM), { executionProviders: ['cpu'], graphOptimizationLevel: 'all', ...threads });
+  const chunks: ort.Tensor[] = [];
+  for (let s = 0; s < n; s += o.chunkRows) {
+    const m = Math.min(o.chunkRows, n - s);
+    chunks.push(new ort.Tensor('float32', g.weights.subarray(s * DIM, (s + m) * DIM), [m, DIM]));
+  }
+  const plainRun = async (qs: Float32Array[]): Promise<void> => {
+    const packed = new Float32Array(qs.length * DIM);
+    qs.forEach((q, i) => packed.set(q, i * DIM));
+    const qt = new ort.Tensor('float32', packed, [qs.length, DIM]);
+    for (const w of chunks) {
+      const out = await plain.run({ [EXACT_IO.queries]: qt, [EXACT_IO.rows]: w });
+      out[EXACT_IO.scores].dispose();
+    }
+  };
+  const batches: Float32Array[][] = [];
+  for (let s = 0; s < probes.length; s += o.batch) batches.push(probes.slice(s, s + o.batch));
+  const full = batches.filter((b) => b.length === o.batch);
+  const exactResults: MatchResult[] = [];
+  for (const b of batches) exactResults.push(...(await exact.match(b)));
+  let bi = 0;
+  const timed = await alternate(
+    () => exact.match(full[bi % full.length]),
+    async () => {
+      await plainRun(full[bi % full.length]);
+      bi++;
+    },
+    { seconds: o.seconds, minRounds: o.minRounds, warmup: 1 },
+  );
+  const B = o.batch;
+  const exactRow = {
+    msPerEmbedding: median(timed.a) / B,
+    p99MsPerEmbedding: quantile(timed.a, 0.99) / B,
+    p99BatchMs: quantile(timed.a, 0.99),
+    perSec: (B * 1000) / median(timed.a),
+    usesOnnxRuntime: exactIndex.usesOnnxRuntime(o.batch),
+  };
+  const plainRow = { msPerEmbedding: median(timed.b) / B, p99MsPerEmbedding: quantile(timed.b, 0.99) / B, perSec: (B * 1000) / median(timed.b) };
+  log(
+    `  exact, batch ${B}: ${exactRow.msPerEmbedding.toFixed(3)} ms/embedding (p99 ${exactRow.p99MsPerEmbedding.toFixed(3)}), ${exactRow.perSec.toFixed(0)}/s; ` +
+      `plain product: ${plainRow.msPerEmbedding.toFixed(3)} ms/embedding, ${plainRow.perSec.toFixed(0)}/s (${timed.a.length} batches each)`,
+  );
+  let si = 0;
+  const single = await alternate(
+    () => exact.match([probes[si % probes.length]]),
+    async () => {
+      await plainRun([probes[si % probes.length]]);
+      si++;
+    },
+    { seconds: 0, minRounds: o.singleQueries, warmup: 1 },
+  );
+  const exactSingle = { p50Ms: median(single.a), p99Ms: quantile(single.a, 0.99) };
+  const plainSingle = { p50Ms: median(single.b), p99Ms: quantile(single.b, 0.99) };
+  log(`  exact, one probe at a time: p50 ${exactSingle.p50Ms.toFixed(2)} ms, p99 ${exactSingle.p99Ms.toFixed(2)} ms; plain product p50 ${plainSingle.p50Ms.toFixed(2)} ms`);
+  await plain.release();
+
+  // The current all-identities matcher (JS), on as many probes as jsSeconds allows.
+  const jsMatcher = buildMatcher(gallery, model);
+  const jsTimes: number[] = [];
+  let same = 0;
+  t0 = performance.now();
+  for (let q = 0; q < probes.length && (jsTimes.length < 3 || performance.now() - t0 < o.jsSeconds * 1000); q++) {
+    const s = performance.now();
+    const r = jsMatcher.match(probes[q]);
+    jsTimes.push(performance.now() - s);
+    const e = exactResults[q];
+    if (e.candidate === r.candidate && sameDecision(e, r)) same++;
+  }
+  const js = { p50Ms: median(jsTimes), probes: jsTimes.length, sameAsExact: same };
+  log(`  js all-identities matcher: p50 ${js.p50Ms.toFixed(3)} ms/probe; same candidate and decision as exact for ${same}/${jsTimes.length}`);
+
+  // ANN paths.
+  const annRows: AnnRow[] = [];
+  const hnswInfo: MatchRow['hnsw'] = [];
+  for (const source of ['svm', 'emb'] as const) {
+    if (source === 'emb' && n > o.embAnnMax) {
+      log(`  ann emb: skipped above ${label(o.embAnnMax)} identities (--emb-ann-max)`);
+      continue;
+    }
+    // What each probe's recall@1 is checked against.
+    let truth: Int32Array;
+    if (source === 'svm') {
+      const ids = new Map(gallery.identities.map((id, i) => [id.id, i]));
+      truth = Int32Array.from(exactResults, (r) => ids.get(r.candidate ?? '') ?? -1);
+    } else {
+      const nearest = await ExactIndex.create(g.embeddings, DIM, { chunkRows: o.chunkRows, jsMaxRows: o.jsMaxRows });
+      truth = Int32Array.from(await nearest.search(probes, 1), (h) => h.ids[0]);
+      await nearest.close();
+    }
+    const built = await hnswFor(g, source, o);
+    hnswInfo.push({ source, M: o.hnsw.M, efConstruction: o.hnsw.efConstruction, buildSeconds: built.buildSeconds, cached: built.cached, loadSeconds: built.loadSeconds });
+    log(
+      `  hnsw ${source} M ${o.hnsw.M}, efConstruction ${o.hnsw.efConstruction}: ` +
+        (built.cached ? `loaded from cache in ${built.loadSeconds.toFixed(1)} s (built in ${built.buildSeconds.toFixed(0)} s)` : `built in ${built.buildSeconds.toFixed(1)} s`),
+    );
+    const k = source === 'svm' ? o.annSvmK : o.annK;
+    const cm =
+      source === 'svm'
+        ? CandidateMatcher.create(gallery, model, { kind: 'svm', index: built.index, k })
+        : CandidateMatcher.create(gallery, model, { kind: 'embeddings', index: built.index, owner: Int32Array.from({ length: n }, (_, i) => i), k });
+    for (const ef of o.efList) {
+      annRows.push(await measureAnn(source, k, ef, built.index, cm, probes, identity, truth, exactResults, log));
+    }
+    await built.index.close();
+  }
+  await exactIndex.close();
+  return {
+    identities: n,
+    batch: B,
+    exact: exactRow,
+    plain: plainRow,
+    exactSingle,
+    plainSingle,
+    js,
+    ann: annRows,
+    hnsw: hnswInfo,
+    accepted: exactResults.filter((r) => r.accepted).length,
+    probes: probes.length,
+  };
+}
+
+/** One probe at a time through the candidate path; recall@1 of the index's first hit against `truth`. */
+async function measureAnn(
+  source: 'svm' | 'emb',
+  k: number,
+  ef: number,
+  index: HnswIndex,
+  cm: CandidateMatcher,
+  probes: Float32Array[],
+  identity: Int32Array,
+  truth: Int32Array,
+  exactResults: MatchResult[],
+  log: (line: string) => void,
+): Promise<AnnRow> {
+  index.setEfSearch(ef);
+  for (let q = 0; q < Math.min(20, probes.length); q++) await cm.match([probes[q]]); // warm-up
+  const times: number[] = [];
+  const indexTimes: number[] = [];
+  let hit = 0;
+  const hits = { genuine: 0, genuineAll: 0, strangers: 0 };
+  let agree = 0;
+  const diff = { annOnly: 0, exactOnly: 0, different: 0 };
+  for (let q = 0; q < probes.length; q++) {
+    let s = performance.now();
+    const [r] = await cm.match([probes[q]]);
+    times.push(performance.now() - s);
+    s = performance.now();
+    const h = index.searchOne(probes[q], k);
+    indexTimes.push(performance.now() - s);
+    const found = h.ids[0] === truth[q];
+    if (found) hit++;
+    if (identity[q] >= 0) hits.genuineAll++;
+    if (found) hits[identity[q] >= 0 ? 'genuine' : 'strangers']++;
+    const e = exactResults[q];
+    if (sameDecision(r, e)) agree++;
+    else if (r.accepted && !e.accepted) diff.annOnly++;
+    else if (e.accepted && !r.accepted) diff.exactOnly++;
+    else diff.different++;
+  }
+  const row: AnnRow = {
+    source,
+    k,
+    efSearch: ef,
+    p50Ms: median(times),
+    p99Ms: quantile(times, 0.99),
+    indexP50Ms: median(indexTimes),
+    perSec: 1000 / median(times),
+    recallAt1: hit / probes.length,
+    recallGenuine: hits.genuine / hits.genuineAll,
+    recallStrangers: hits.strangers / (probes.length - hits.genuineAll),
+    agree: agree / probes.length,
+    ...diff,
+  };
+  log(
+    `  ann ${source} efSearch ${ef}, k ${k}: p50 ${row.p50Ms.toFixed(3)} ms, p99 ${row.p99Ms.toFixed(3)} ms per embedding (index alone ${row.indexP50Ms.toFixed(3)}); ` +
+      `recall@1 ${row.recallAt1.toFixed(4)} (genuine ${row.recallGenuine.toFixed(4)}, strangers ${row.recallStrangers.toFixed(4)}); decisions as exact ${row.agree.toFixed(4)}` +
+      (agree < probes.length ? ` (accepted by ann only ${diff.annOnly}, by exact only ${diff.exactOnly}, as another identity ${diff.different})` : ''),
+  );
+  return row;
+}
+
+export { label as sizeLabel };
