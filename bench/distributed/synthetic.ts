@@ -27,6 +27,8 @@
  * Deterministic: identity i's numbers come from its own generator seeded by (seed, i), so a probe of identity i
  * can be made without keeping r_i, and galleries of every size share their first identities.
  */
+import { rng32 } from '../../src/match/svm';
+
 export const DIM = 128;
 
 /** Residual covariance eigenvalues of lfw-dev faceapi-resnet128 embeddings, as fractions of 0.158 (see above). */
@@ -39,16 +41,10 @@ const SVM_SCALE = 15.6;
 const SVM_OFFSET = 0.914;
 const SVM_JITTER = 0.05;
 
-/** Seeded uniform [0, 1) (mulberry32). */
+/** Seeded uniform [0, 1) (mulberry32, as svm.ts seeds its training). */
 export function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = rng32(seed);
+  return () => next() / 4294967296;
 }
 
 /** Standard normal draws (Box-Muller, both values used). */
