@@ -175,6 +175,12 @@ export const ConfigSchema = z
         svm: num(-1e6, 1e6).optional(),
         /** Override of the embedding distance threshold. */
         distance: num(0, 1e6, { exclusiveMin: true }).optional(),
+        /**
+         * Galleries with more identities than this are matched through an exact candidate index (every SVM scored by
+         * an onnxruntime GEMM, the open-set rule then run on the top candidates; same decisions, see
+         * src/match/search/candidates.ts) instead of scoring every identity in JavaScript. 0: always.
+         */
+        indexAbove: int(0, 1_000_000_000).default(5_000),
       })
       .prefault({}),
     alerts: z
@@ -200,6 +206,30 @@ export const ConfigSchema = z
         /** Metrics/health port; 0 = any free port. */
         port: int(0, 65535, ' (0 = any free port)').default(9464),
         host: text('a host or IP address').default('0.0.0.0'),
+      })
+      .prefault({}),
+    /** The management API (`facestream api`): its port also serves /healthz, /readyz and /metrics. */
+    api: z
+      .strictObject({
+        port: int(0, 65535, ' (0 = any free port)').default(8080),
+        host: text('a host or IP address').default('0.0.0.0'),
+        /** Largest JSON request body. */
+        bodyLimitBytes: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+        /** Largest uploaded image (each file of a multipart upload). */
+        maxUploadBytes: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
+        /** Most files in one upload. */
+        maxUploadFiles: int(1, 100).default(10),
+        /** Largest width x height of an uploaded image (checked from its header, before decoding). */
+        maxImagePixels: int(1, 500_000_000).default(40_000_000),
+        /** Requests per key per window (Redis-backed in distributed mode). */
+        rateLimit: z
+          .strictObject({
+            max: int(1, 1_000_000).default(600),
+            windowMs: int(100, 86_400_000).default(60_000),
+          })
+          .prefault({}),
+        /** Enrolment image with several faces: use the largest or the most central one, or reject it ('single'). */
+        facePolicy: oneOf(['largest', 'central', 'single']).default('single'),
       })
       .prefault({}),
     /** Distributed mode: the Kafka cluster the services share (ignored by the embedded mode). */

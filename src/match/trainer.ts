@@ -20,6 +20,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Gallery } from './gallery';
 import { type Matcher, buildMatcher } from './matcher';
+import type { CandidateMatcher } from './search/candidates';
 import { type SvmModel, type SvmOptions, buildTrainingSet, trainSvm } from './svm';
 import type { TrainReply, TrainRequest } from './svm-worker';
 
@@ -29,6 +30,8 @@ export interface Snapshot {
   matcher: Matcher;
   /** Request sequence number this snapshot answers (increases with every requestRetrain). */
   seq: number;
+  /** Large galleries: candidates from an exact index, the matcher then run on them (snapshot-index.ts). */
+  candidates?: CandidateMatcher;
 }
 
 export interface ModelHolderOptions {

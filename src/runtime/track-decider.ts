@@ -5,7 +5,7 @@
  * the (identity, camera) cooldown is applied by the caller.
  */
 import type { Box } from '../detect/types';
-import type { MatchResult } from '../match/matcher';
+import type { Matcher, MatchResult } from '../match/matcher';
 import { isOnActiveWatchlist } from '../match/gallery';
 import type { Snapshot } from '../match/trainer';
 
@@ -53,12 +53,21 @@ export class TrackDecider {
     if (t && (!t.best || face.quality >= t.best.quality)) t.best = face;
   }
 
-  /** Adds an embedding and decides. Returns an alert decision, or the match result when there is none. */
-  add(trackId: string, embedding: Float32Array, snapshot: Snapshot): { decision?: AlertDecision; result: MatchResult } {
+  /** The track's embeddings so far (empty for an unknown track). */
+  embeddings(trackId: string): readonly Float32Array[] {
+    return this.tracks.get(trackId)?.embeddings ?? [];
+  }
+
+  /**
+   * Adds an embedding and decides. Returns an alert decision, or the match result when there is none. `matcher`:
+   * the snapshot's matcher restricted to this track's candidates (large galleries, snapshot.candidates); default
+   * the snapshot's own matcher.
+   */
+  add(trackId: string, embedding: Float32Array, snapshot: Snapshot, matcher: Matcher = snapshot.matcher): { decision?: AlertDecision; result: MatchResult } {
     const t = this.tracks.get(trackId);
     if (!t) return { result: { accepted: false, reason: 'empty-track', svmScore: NaN, distance: NaN } };
     t.embeddings.push(embedding);
-    const result = snapshot.matcher.matchTrack(t.embeddings);
+    const result = matcher.matchTrack(t.embeddings);
     if (!result.accepted || !result.identity || t.alerted.has(result.identity) || !t.best) return { result };
     const watchlists = isOnActiveWatchlist(snapshot.gallery, result.identity);
     if (watchlists.length === 0) return { result };

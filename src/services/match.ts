@@ -6,6 +6,8 @@
  *   background when the version has none (the previous snapshot stays live meanwhile). See MatcherSnapshots.
  * - Tracks: per camera a TrackDecider (a camera's records stay on one partition, hence in one process) fed with
  *   each embedding and the face picture; tracks idle for services.match.trackIdleMs are forgotten.
+ * - Large galleries (more than matching.indexAbove identities): the snapshot carries an exact candidate index and
+ *   each track is decided by the matcher restricted to its candidates (same decisions; src/match/search/).
  * - Decisions: cooldown per (identity, camera) shared in Redis (SharedCooldown; the window starts after the alert
  *   is published), then an AlertRecord (buildAlert; its id is deterministic from camera, track, identity and track
  *   start, so a replayed record yields the same id) published keyed by camera.
@@ -51,7 +53,7 @@ export async function startMatchService(host: ServiceHost): Promise<void> {
 
   const store = openRedisGallery(url, { prefix: config.redis.prefix, log });
   const follower = new GalleryFollower(store, { log });
-  const snapshots = new MatcherSnapshots({ thresholds: { svm: config.matching.svm, distance: config.matching.distance }, log });
+  const snapshots = new MatcherSnapshots({ thresholds: { svm: config.matching.svm, distance: config.matching.distance }, indexAbove: config.matching.indexAbove, log });
   const cooldown = new SharedCooldown({ url, prefix: config.redis.prefix, windowMs: config.alerts.cooldownSec * 1000, log });
   const tracks = new CameraTracks(config.services.match.trackIdleMs);
   const pending = new Map<string, PendingAlert>();
@@ -147,7 +149,9 @@ export async function startMatchService(host: ServiceHost): Promise<void> {
     if (!snap) return; // nothing enrolled: no identity to decide on
 
     const t0 = process.hrtime.bigint();
-    const { decision, result } = decider.add(e.track.id, e.embedding, snap);
+    // Large galleries: the track's candidates from the snapshot's exact index, then the same rule on those.
+    const restricted = snap.candidates ? await snap.candidates.trackMatcher([...decider.embeddings(e.track.id), e.embedding]) : undefined;
+    const { decision, result } = decider.add(e.track.id, e.embedding, snap, restricted);
     metrics.stageSeconds.observe({ stage: 'match' }, Number(process.hrtime.bigint() - t0) / 1e9);
     metrics.matchesTotal.inc({ result: result.accepted ? 'match' : 'unknown' });
     e = stampStage(e, Stage.matchScore);

@@ -8,11 +8,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { addIdentity, setThresholds, type Gallery } from '../../src/match/gallery';
 import type { GallerySnapshot } from '../../src/match/redis/follower';
+import type { Matcher, MatchResult } from '../../src/match/matcher';
 import { trainGallery } from '../../src/match/svm';
 import type { Snapshot } from '../../src/match/trainer';
 import { CameraTracks } from '../../src/services/match/camera-tracks';
 import { MatcherSnapshots } from '../../src/services/match/matcher-snapshots';
-import { EMBEDDER, face, makeWorld, randomUnit, rng } from '../match/synthetic';
+import { TrackDecider } from '../../src/runtime/track-decider';
+import { EMBEDDER, face, makeWorld, randomUnit, rng, strangers } from '../match/synthetic';
 import { testLogger } from './helpers';
 
 function snap(gallery: Gallery, withModel: boolean): GallerySnapshot {
@@ -77,6 +79,60 @@ describe('match service parts', () => {
       assert.deepEqual(swaps.at(-1), [5, 'trained']);
     } finally {
       await snaps.close();
+    }
+  });
+});
+
+describe('match service parts: large galleries', () => {
+  test('MatcherSnapshots above indexAbove: the snapshot carries an exact candidate index (built before it goes live); tracks decided on candidates = decided on every identity', async () => {
+    const r = rng(11);
+    const w = makeWorld(r, 60, 3);
+    const v1 = { ...w.gallery, version: 1 };
+    const small = new MatcherSnapshots({ log: testLogger(), thresholds: { distance: 0.5 }, indexAbove: 60 });
+    const large = new MatcherSnapshots({ log: testLogger(), thresholds: { distance: 0.5 }, indexAbove: 10 });
+    try {
+      small.offer(snap(v1, true));
+      assert.equal(small.current()?.candidates, undefined, '60 identities, indexAbove 60: every identity scored');
+      large.offer(snap(v1, true));
+      assert.equal(large.current(), undefined, 'not live before its index is built');
+      assert.equal(large.training, 1, 'reported as in preparation meanwhile');
+      await waitFor(() => large.current() !== undefined);
+      const live = large.current()!;
+      assert.ok(live.candidates, 'a candidate index above indexAbove');
+      assert.equal(large.training, undefined);
+
+      // Tracks of 3 faces: 30 of enrolled people, 30 of strangers (half look-alikes); both paths must agree.
+      let accepted = 0;
+      const tracks = [
+        ...w.centres.slice(0, 30).map((c) => [face(r, c, 0.04), face(r, c, 0.04), face(r, c, 0.04)]),
+        ...Array.from({ length: 30 }, () => strangers(r, w.centres, 3, 0.5, 0.8)),
+      ];
+      for (const [i, faces] of tracks.entries()) {
+        const full = new TrackDecider();
+        const cand = new TrackDecider();
+        const id = `t${i}`;
+        full.seen(id, 0, 0);
+        cand.seen(id, 0, 0);
+        for (const e of faces) {
+          const a = full.add(id, e, live).result;
+          const restricted: Matcher = await live.candidates!.trackMatcher([...cand.embeddings(id), e]);
+          const b: MatchResult = cand.add(id, e, live, restricted).result;
+          assert.equal(b.accepted, a.accepted, `track ${i}: accepted`);
+          assert.equal(b.identity, a.identity, `track ${i}: identity`);
+          assert.equal(b.reason, a.reason, `track ${i}: reason`);
+          if (a.accepted) accepted++;
+        }
+      }
+      assert.ok(accepted >= 30, `genuine tracks were accepted (${accepted} accepted decisions)`);
+
+      // A newer version replaces it; the replaced index is released later, the new one is live.
+      const v2 = { ...addIdentity(v1, { name: 'Late', embedder: EMBEDDER, embeddings: [face(r, randomUnit(r))] }).gallery, version: 2 };
+      large.offer(snap(v2, true));
+      await waitFor(() => large.current()?.gallery.version === 2);
+      assert.ok(large.current()!.candidates);
+    } finally {
+      await small.close();
+      await large.close();
     }
   });
 });

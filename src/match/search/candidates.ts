@@ -166,6 +166,11 @@ export class CandidateMatcher {
 
   /** Matcher.matchTrack over the union of the embeddings' candidates (and the mean's, for 'mean'). */
   async matchTrack(embeddings: readonly Float32Array[], aggregate: TrackAggregate = 'majority'): Promise<MatchResult> {
+    return (await this.trackMatcher(embeddings, aggregate)).matchTrack(embeddings, aggregate);
+  }
+
+  /** The matcher restricted to the union of a track's candidates: its matchTrack(embeddings, aggregate) decides. */
+  async trackMatcher(embeddings: readonly Float32Array[], aggregate: TrackAggregate = 'majority'): Promise<Matcher> {
     const probes = [...embeddings];
     if (aggregate === 'mean') {
       const mean = meanOfUnits(embeddings, this.gallery.dim);
@@ -174,7 +179,12 @@ export class CandidateMatcher {
     const cands = await this.candidates(probes);
     const union = new Set<number>();
     for (const c of cands) for (const k of c) union.add(k);
-    return this.restricted(union).matchTrack(embeddings, aggregate);
+    return this.restricted(union);
+  }
+
+  /** Releases the index (search fails afterwards). */
+  close(): Promise<void> {
+    return this.source.index.close();
   }
 }
 

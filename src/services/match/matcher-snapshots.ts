@@ -17,6 +17,7 @@ import type { Gallery } from '../../match/gallery';
 import { buildMatcher } from '../../match/matcher';
 import type { GallerySnapshot } from '../../match/redis/follower';
 import type { SvmModel } from '../../match/svm';
+import { releaseCandidateIndex, withCandidateIndex } from '../../match/search/snapshot-index';
 import { ModelHolder, type ModelHolderOptions, type Snapshot } from '../../match/trainer';
 import type { Logger } from '../../util/log';
 
@@ -26,6 +27,8 @@ export interface MatcherSnapshotsOptions {
   log: Logger;
   /** Background training (default: a worker thread, as ModelHolder). */
   holder?: ModelHolderOptions;
+  /** Galleries with more identities get a candidate index (config matching.indexAbove; default: never). */
+  indexAbove?: number;
 }
 
 export type SwapHow = 'stored-model' | 'trained';
@@ -35,6 +38,9 @@ export class MatcherSnapshots extends EventEmitter {
   /** The gallery whose training is awaited (the latest offered without a usable model). */
   private wanted: Gallery | undefined;
   private seq = 0;
+  private closed = false;
+  /** The snapshot whose candidate index is being built, if any. */
+  private indexing: { seq: number; version: number } | undefined;
   private readonly holder: ModelHolder;
 
   constructor(private readonly options: MatcherSnapshotsOptions) {
@@ -55,9 +61,9 @@ export class MatcherSnapshots extends EventEmitter {
     return this.live;
   }
 
-  /** Version whose model is being trained, if any. */
+  /** Version whose model is being trained (or whose candidate index is being built), if any. */
   get training(): number | undefined {
-    return this.wanted?.version;
+    return this.wanted?.version ?? this.indexing?.version;
   }
 
   /** A new gallery version from the follower. */
@@ -79,13 +85,40 @@ export class MatcherSnapshots extends EventEmitter {
 
   async close(): Promise<void> {
     this.wanted = undefined;
+    this.closed = true;
+    releaseCandidateIndex(this.live, 0);
     await this.holder.close();
   }
 
+  /**
+   * Builds the snapshot (buildMatcher throws at once when the model does not fit). A large gallery's candidate
+   * index is built first, asynchronously, while the previous snapshot stays live; it is adopted only if no newer
+   * version was swapped in meanwhile. If the index cannot be built, the snapshot scores every identity instead.
+   */
   private swap(gallery: Gallery, model: SvmModel, how: SwapHow): void {
-    const next: Snapshot = { gallery, model, matcher: buildMatcher(gallery, model), seq: ++this.seq };
+    const base: Snapshot = { gallery, model, matcher: buildMatcher(gallery, model), seq: ++this.seq };
+    const indexAbove = this.options.indexAbove ?? Infinity;
+    if (gallery.identities.length <= indexAbove) return this.adopt(base, how);
+    this.indexing = { seq: base.seq, version: gallery.version };
+    withCandidateIndex(base, indexAbove).then(
+      (next) => {
+        if (this.seq !== base.seq || this.closed) return releaseCandidateIndex(next, 0);
+        this.adopt(next, how);
+      },
+      (err: Error) => {
+        this.options.log.error({ galleryVersion: gallery.version, err: err.message }, 'building the candidate index failed; this gallery version scores every identity');
+        if (this.seq !== base.seq || this.closed) return;
+        this.adopt(base, how);
+      },
+    );
+  }
+
+  private adopt(next: Snapshot, how: SwapHow): void {
+    const previous = this.live;
+    if (this.indexing && this.indexing.seq <= next.seq) this.indexing = undefined;
     this.live = next; // the swap: one reference assignment
     this.emit('swap', next, how);
+    if (previous !== next) releaseCandidateIndex(previous);
   }
 
   private withOverrides(gallery: Gallery): Gallery {
