@@ -11,6 +11,8 @@ import { registerDemoCommand } from './demo-command';
 import { registerReceiveCommand } from './receive-command';
 import { registerServiceCommands } from './service-commands';
 import { registerCamerasCommand } from './cameras-command';
+import { registerApiCommand } from './api-command';
+import { registerKeysCommand } from './keys-command';
 import { UsageError } from '../util/errors';
 
 export function buildProgram(): Command {
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerReceiveCommand(program);
   registerServiceCommands(program);
   registerCamerasCommand(program);
+  registerApiCommand(program);
+  registerKeysCommand(program);
   return program;
 }
 

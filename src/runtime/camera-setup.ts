@@ -45,6 +45,11 @@ export function createCameraSource(cam: CameraConfig, { metrics, log, playOnce }
   return source;
 }
 
+/** Checks that a camera can be run (URL, fps, size, transport) without starting it; throws (URL masked) when not. */
+export function validateCamera(cam: CameraConfig): void {
+  void new CameraSource({ name: cam.name, url: cam.url, fps: cam.fps, maxWidth: cam.maxWidth, transport: cam.transport, hwaccel: HWACCEL_ARGS[cam.hwaccel] ?? [] });
+}
+
 /** The face stage's tracker and best-crop settings from the configuration (the same in both modes). */
 export function faceStageSettings(config: Config) {
   return {

@@ -19,6 +19,7 @@ export const wireTypes = {
   AlertRecord: root.lookupType('facestream.v1.AlertRecord'),
   CameraAssignment: root.lookupType('facestream.v1.CameraAssignment'),
   DeadLetter: root.lookupType('facestream.v1.DeadLetter'),
+  CameraStatus: root.lookupType('facestream.v1.CameraStatus'),
   RecordHeader: root.lookupType('facestream.v1.RecordHeader'),
 } as const;
 
@@ -33,6 +34,7 @@ export const RECORD_TYPE: Readonly<Record<Exclude<RecordTypeName, 'RecordHeader'
     AlertRecord: values.ALERT_RECORD,
     CameraAssignment: values.CAMERA_ASSIGNMENT,
     DeadLetter: values.DEAD_LETTER,
+    CameraStatus: values.CAMERA_STATUS,
   };
 })();
 

@@ -3,7 +3,7 @@
  * with `reason`; decoding never throws anything else. Messages name the record type and the field, never a
  * field's value (values can be URLs with credentials or biometric data).
  */
-export type RecordTypeName = 'FaceCrop' | 'FaceEmbedding' | 'AlertRecord' | 'CameraAssignment' | 'DeadLetter' | 'RecordHeader';
+export type RecordTypeName = 'FaceCrop' | 'FaceEmbedding' | 'AlertRecord' | 'CameraAssignment' | 'CameraStatus' | 'DeadLetter' | 'RecordHeader';
 
 export class SchemaError extends Error {
   /**

@@ -24,6 +24,7 @@ export { encodeFaceCrop, decodeFaceCrop } from './face-crop';
 export { encodeFaceEmbedding, decodeFaceEmbedding } from './face-embedding';
 export { encodeAlertRecord, decodeAlertRecord } from './alert-record';
 export { encodeCameraAssignment, decodeCameraAssignment, cameraAssignmentRecord, cameraTombstone } from './camera-assignment';
+export { encodeCameraStatus, decodeCameraStatus, cameraStatusRecord, type CameraStatusRecord } from './camera-status';
 export { encodeDeadLetter, decodeDeadLetter, deadLetterFor, deadLetterKey, type FailedRecord } from './dead-letter';
 export { decodeRecordHeader } from './header';
 export { Stage, stampStage, stageDurations, elapsedMs, type StageDuration } from './stages';

@@ -9,6 +9,7 @@
  *   embed  → match   FaceEmbedding     key = camera
  *   match  → alerts  AlertRecord       key = camera
  *   cameras          CameraAssignment  key = camera name; compacted; a null value (tombstone) deletes the camera
+ *   camera-status    CameraStatus      key = camera name; compacted; written by the ingest process running it
  *   *.dead-letter    DeadLetter        key = the original record's key
  *
  * VERSIONING. Every record starts with schema_version (field 1) and its record type (field 2). Adding a field is
@@ -44,6 +45,7 @@ enum RecordType {
   ALERT_RECORD = 3;
   CAMERA_ASSIGNMENT = 4;
   DEAD_LETTER = 5;
+  CAMERA_STATUS = 6;
 }
 
 // What every record starts with, whatever its type: readers check these two before decoding the rest.
@@ -185,6 +187,22 @@ message CameraAssignment {
   bool enabled = 8;
   string hwaccel = 9;                 // "none" | "auto" | "cuda" | "vaapi" | "qsv" | "videotoolbox"
   int64 updated_at_ms = 10;
+}
+
+// The status of a camera as the ingest process running it last saw it (the compacted camera-status topic, key =
+// camera name). Never holds the URL; last_error has credentials scrubbed.
+message CameraStatus {
+  uint32 schema_version = 1;
+  RecordType type = 2;                // CAMERA_STATUS
+  string name = 3;                    // equals the record key
+  string state = 4;                   // "connecting" | "online" | "offline" | "ended" | "stopped"
+  double fps = 5;                     // frames per second decoded over the last seconds
+  int64 last_frame_at_ms = 6;         // 0 = no frame yet
+  string last_error = 7;              // "" = none
+  uint64 frames = 8;
+  uint32 reconnects = 9;
+  int64 updated_at_ms = 10;
+  string reporter = 11;               // the ingest process (its instance id)
 }
 
 // A record a stage could not process, with the original bytes, for inspection and replay.

@@ -73,6 +73,7 @@ import { RetryableError } from '../transport/consumer';
 import type { ServiceHost } from './host';
 import { spoolInstanceId } from './alerts/instance-id';
 import { RecentAlerts } from './alerts/recent';
+import { RedisAlertRecorder } from '../api/alerts-feed/redis-feed';
 
 export interface AlertsServiceOptions {
   /** How long a graceful shutdown waits for spooled alerts to be delivered (default 10 000 ms); the rest stay spooled. */
@@ -118,6 +119,9 @@ export async function runAlertsService(host: ServiceHost, options: AlertsService
   });
   for (const where of ['consume', 'deliver']) for (const reason of ['delivered', 'claimed_elsewhere', 'spooled']) duplicates.inc({ where, reason }, 0);
   const recent = new RecentAlerts();
+  // Summaries (no face JPEG) for the management API's GET /alerts; best effort, never holds up delivery.
+  const summaries = new RedisAlertRecorder(redisUrl, config.redis.prefix, log);
+  const recorded = new Set<string>();
   const tag = (d: WebhookDeliverer): string => path.basename(d.spool.dir);
 
   const hooks: DeliveryHooks = {
@@ -178,6 +182,7 @@ export async function runAlertsService(host: ServiceHost, options: AlertsService
       if (!flushed) log.warn({ pending: dispatcher.pending }, 'shutdown: undelivered alerts stay spooled for the next start');
       await dispatcher.stop();
       await claims.close();
+      await summaries.close();
     });
 
     await host.consume<AlertRecord>({
@@ -213,11 +218,17 @@ export async function runAlertsService(host: ServiceHost, options: AlertsService
           }
           if (!added) duplicates.inc({ where: 'consume', reason: 'spooled' });
         }
+        if (!recorded.has(alert.id)) {
+          recorded.add(alert.id);
+          if (recorded.size > 10_000) recorded.delete(recorded.values().next().value!);
+          void summaries.record(alert);
+        }
       },
     });
   } catch (err) {
     await dispatcher.stop().catch(() => undefined);
     await claims.close().catch(() => undefined);
+    await summaries.close().catch(() => undefined);
     throw err;
   }
   log.info({ instance: instanceId, spool: spoolDir, webhooks: dispatcher.deliverers.map((d) => d.maskedUrl), redis: claims.url }, 'alerts service started');

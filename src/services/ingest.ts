@@ -23,6 +23,7 @@ import { CameraCatalog } from './cameras/catalog';
 import { IngestMembership } from './cameras/membership';
 import { CameraRunner } from './cameras/runner';
 import { CropPublisher } from './crop-publisher';
+import { CameraStatusPublisher, ensureCameraStatusTopic } from './cameras/status-topic';
 import type { ServiceHost } from './host';
 
 /**
@@ -156,6 +157,9 @@ export async function startIngestService(host: ServiceHost): Promise<void> {
     }
   };
 
+  // Status of the cameras run here, for the management API (GET /cameras/:name/status).
+  const status = new CameraStatusPublisher(await ensureCameraStatusTopic(host.kafka, config), host.producer, host.instanceId, log);
+
   const catalog = await CameraCatalog.open({
     kafka: host.kafka,
     topic: host.topics.cameras,
@@ -190,11 +194,13 @@ export async function startIngestService(host: ServiceHost): Promise<void> {
           metrics.publishBuffered.set(publisher.pending);
         },
       });
+      status.track(source);
       stage.start();
       return {
         stop: async () => {
           await stage.stop();
           forgetCamera(host.metrics, cam.name);
+          await status.untrack(cam.name);
         },
       };
     },
@@ -252,6 +258,7 @@ export async function startIngestService(host: ServiceHost): Promise<void> {
     await membership.stop();
     await catalog.close();
     await runner.stopAll();
+    status.close();
     showCounts();
     const flushed = await publisher.close(5000);
     if (!flushed) log.warn('some face crops were not published before shutdown (counted as dropped)');

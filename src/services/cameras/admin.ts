@@ -37,8 +37,11 @@ export interface CameraAdmin {
   close(): Promise<void>;
 }
 
-/** Connects to Kafka (creating the topics when missing, like the services do). */
-export async function openCameraAdmin(config: Config, options: { kafka?: Kafka } = {}): Promise<CameraAdmin> {
+/**
+ * Connects to Kafka (creating the topics when missing, like the services do). A long-running caller (the API) passes
+ * the `catalog` it follows, so a change does not open a catalog reader of its own each time.
+ */
+export async function openCameraAdmin(config: Config, options: { kafka?: Kafka; catalog?: CameraCatalog } = {}): Promise<CameraAdmin> {
   const kafka = options.kafka ?? kafkaFromConfig(config, 'cameras', { retries: 5 });
   const plan = distributedTopicPlan(config);
   const topic = plan.topics.cameras.name;
@@ -57,8 +60,9 @@ export async function openCameraAdmin(config: Config, options: { kafka?: Kafka }
     throw err;
   }
 
-  const readCatalog = async (): Promise<CameraCatalog> =>
-    CameraCatalog.open({ kafka, topic, groupIdPrefix: `${config.kafka.groupPrefix}cameras-cli-` });
+  const shared = options.catalog;
+  const readCatalog = async (): Promise<Pick<CameraCatalog, 'list' | 'get' | 'close'>> =>
+    shared ? { list: () => shared.list(), get: (n) => shared.get(n), close: async () => undefined } : CameraCatalog.open({ kafka, topic, groupIdPrefix: `${config.kafka.groupPrefix}cameras-cli-` });
 
   /** The ingest group's current assignment of the cameras topic (member → partitions), when it has members. */
   async function owners(): Promise<Map<string, number[]>> {
