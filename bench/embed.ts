@@ -14,7 +14,8 @@ import { Command } from 'commander';
 import * as ort from 'onnxruntime-node';
 import { availableParallelism } from 'node:os';
 import { Embedder } from '../src/embed/embedder';
-import { Crop, inputDims, itemSize, toTensor } from '../src/embed/preprocess';
+import type { Crop } from '../src/embed/preprocess';
+import { rawFeeds } from './raw-feeds';
 import type { EmbedderSessionOptions } from '../src/embed/session';
 import { ModelRegistry } from '../src/models/registry';
 import { defaultModelDir } from '../src/util/paths';
@@ -142,20 +143,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const batch of batches) {
     const crops = randomCrops(batch, d.input.width, d.input.height);
-    // Raw: the same crops, preprocessed once beforehand; runs of the model's batch size.
-    const tensor = toTensor(crops, d);
-    const feeds: ort.Tensor[] = [];
-    const step = fixed ?? batch;
-    for (let s = 0; s < batch; s += step) {
-      const m = Math.min(step, batch - s);
-      let data = tensor.subarray(s * itemSize(d), (s + m) * itemSize(d));
-      if (m < step) {
-        const padded = new Float32Array(step * itemSize(d));
-        padded.set(data);
-        data = padded;
-      }
-      feeds.push(new ort.Tensor('float32', data, inputDims(d, step)));
-    }
+    const feeds = rawFeeds(crops, d, fixed);
     const ours = (): Promise<unknown> => embedder.embed(crops);
     const rawRun = async (): Promise<unknown> => {
       for (const f of feeds) await raw.run({ [inputName]: f });

@@ -6,7 +6,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { Embedder } from '../../src/embed/embedder';
-import { inputDims, itemSize, toTensor } from '../../src/embed/preprocess';
+import { rawFeeds } from '../raw-feeds';
 import type { EmbedderSessionOptions } from '../../src/embed/session';
 import { ModelRegistry } from '../../src/models/registry';
 import {
@@ -109,19 +109,7 @@ export async function runEmbedRatio(o: EmbedRatioOptions): Promise<EmbedRatioRes
       const encoded = records(batch, d.input.width, d.input.height, d.name);
       // Raw: the same crops, decoded and preprocessed once beforehand; runs of the model's batch size.
       const crops = encoded.map((b) => decodeFaceCrop(b).crop);
-      const tensor = toTensor(crops, d);
-      const step = fixed ?? batch;
-      const feeds: ort.Tensor[] = [];
-      for (let s = 0; s < batch; s += step) {
-        const m = Math.min(step, batch - s);
-        let data = tensor.subarray(s * itemSize(d), (s + m) * itemSize(d));
-        if (m < step) {
-          const padded = new Float32Array(step * itemSize(d));
-          padded.set(data);
-          data = padded;
-        }
-        feeds.push(new ort.Tensor('float32', data, inputDims(d, step)));
-      }
+      const feeds = rawFeeds(crops, d, fixed);
       const rawRun = async (): Promise<void> => {
         for (const f of feeds) await raw.run({ [embedder.io.inputName]: f });
       };

@@ -3,26 +3,20 @@
  * unless the store is redis://… or the config has redis.url (then distributed). The same port serves /healthz,
  * /readyz and /metrics without authentication. SIGINT/SIGTERM close it gracefully.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { createApiContext } from '../api/create-context';
 import { attachStreaming } from '../api/cameras/streaming';
 import { startApiServer } from '../api/server';
 import { createMetrics } from '../metrics/registry';
 import { maskUrl } from '../util/redact';
-import { addCommonOptions, configFrom, type CommonFlags } from './common';
-
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port 0..65535, got "${value}"`);
-  return n;
-}
+import { addCommonOptions, configFrom, type CommonFlags, portOption } from './common';
 
 export function registerApiCommand(program: Command): void {
   addCommonOptions(
     program
       .command('api')
       .description('Serve the management API (cameras, identities, enrolment, watchlists, recognize, alerts, erasure); keys: facestream keys create')
-      .option('--port <port>', 'TCP port (default api.port, 8080; 0 = any free port)', port)
+      .option('--port <port>', 'TCP port (default api.port, 8080; 0 = any free port)', portOption)
       .option('--host <host>', 'interface to bind (default api.host, 0.0.0.0)'),
   ).action(async (opts: CommonFlags & { port?: number; host?: string }) => {
     const config = configFrom(opts, { api: { ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.host ? { host: opts.host } : {}) } });

@@ -10,6 +10,13 @@ import { isRedisStoreUrl, openRedisGalleryStore } from '../match/redis-gallery-s
 import { ModelRegistry } from '../models/registry';
 import { logger } from '../util/log';
 
+
+/** commander parser of a TCP port option (0 = any free port). */
+export function portOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port 0..65535, got "${value}"`);
+  return n;
+}
 export interface CommonFlags {
   config?: string;
   store?: string;

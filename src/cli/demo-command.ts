@@ -1,12 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_DEMO_DIR, runDemo } from '../demo/run-demo';
 import { DEMO_DISTANCE_THRESHOLD } from '../demo/sample-photos';
-
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port 0..65535, got "${value}"`);
-  return n;
-}
+import { portOption } from './common';
 
 export function registerDemoCommand(program: Command): void {
   program
@@ -17,7 +12,7 @@ export function registerDemoCommand(program: Command): void {
         'local webhook receiver that verifies and prints each alert',
     )
     .option('--dir <dir>', 'work directory for the clip, gallery, store, alerts and log', DEFAULT_DEMO_DIR)
-    .option('--http-port <port>', 'port of /metrics (default 9464, or any free port when 9464 is busy; 0 = any free port)', port)
+    .option('--http-port <port>', 'port of /metrics (default 9464, or any free port when 9464 is busy; 0 = any free port)', portOption)
     .option('--distance <d>', `distance threshold of a match (default ${DEMO_DISTANCE_THRESHOLD}; the embedder's uncalibrated default is 0.38)`, (v) => {
       const n = Number(v);
       if (!(n > 0 && n < 2)) throw new InvalidArgumentError(`expected a distance in (0, 2), got "${v}"`);

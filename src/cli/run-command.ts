@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { EmbeddedRuntime } from '../runtime/embedded';
 import { maskUrl } from '../util/redact';
-import { addCommonOptions, configFrom, type CommonFlags } from './common';
+import { addCommonOptions, configFrom, type CommonFlags, portOption } from './common';
 
 interface CameraFlag {
   name: string;
@@ -16,12 +16,6 @@ function cameraOption(value: string, previous: CameraFlag[] = []): CameraFlag[] 
   return [...previous, { name: value.slice(0, eq), url: value.slice(eq + 1) }];
 }
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port 0..65535, got "${value}"`);
-  return n;
-}
-
 export function registerRunCommand(program: Command): void {
   addCommonOptions(
     program
@@ -29,7 +23,7 @@ export function registerRunCommand(program: Command): void {
       .description('Run the pipeline in one process (embedded mode): cameras → faces → gallery matching → signed webhook alerts')
       .option('--camera <name=url>', 'a camera: NAME=URL (rtsp://, rtsps://, http(s)://, or a file); repeatable', cameraOption)
       .option('--webhook <url>', 'webhook URL for alerts (secret from FACESTREAM_WEBHOOK_SECRET or the config)')
-      .option('--http-port <port>', 'port of /metrics, /healthz and /readyz (default 9464; 0 = any free port)', port)
+      .option('--http-port <port>', 'port of /metrics, /healthz and /readyz (default 9464; 0 = any free port)', portOption)
       .option('--spool <dir>', 'durable alert spool directory')
       .option('--fps <n>', 'analysis frames per second for cameras given with --camera', (v) => {
         const n = Number(v);

@@ -3,7 +3,7 @@
  * the gallery in Redis) and `facestream topics` (create or check the topics). Each service serves /metrics,
  * /healthz and /readyz on --http-port and stops gracefully on SIGTERM.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import type { Config, ConfigOverrides } from '../config/schema';
 import { configTopicPlan, kafkaFromConfig, startServiceHost, type ServiceHost, type ServiceRole } from '../services/host';
 import { startIngestService } from '../services/ingest';
@@ -11,7 +11,7 @@ import { startEmbedService } from '../services/embed';
 import { startMatchService } from '../services/match';
 import { startAlertsService } from '../services/alerts';
 import { ensureTopics } from '../transport';
-import { addCommonOptions, configFrom, type CommonFlags } from './common';
+import { addCommonOptions, configFrom, type CommonFlags, portOption } from './common';
 
 interface ServiceFlags extends CommonFlags {
   brokers?: string;
@@ -20,17 +20,11 @@ interface ServiceFlags extends CommonFlags {
   webhook?: string;
 }
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port 0..65535, got "${value}"`);
-  return n;
-}
-
 function addServiceOptions(cmd: Command): Command {
   return cmd
     .option('--brokers <list>', 'Kafka bootstrap brokers, host:port[,host:port…] (default 127.0.0.1:9092; or kafka.brokers)')
     .option('--redis <url>', 'Redis URL of the gallery and alert de-duplication (or redis.url / FACESTREAM_REDIS__URL)')
-    .option('--http-port <port>', 'port of /metrics, /healthz and /readyz (default 9464; 0 = any free port)', port);
+    .option('--http-port <port>', 'port of /metrics, /healthz and /readyz (default 9464; 0 = any free port)', portOption);
 }
 
 export function serviceConfig(flags: ServiceFlags): Config {
