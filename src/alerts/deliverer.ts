@@ -272,6 +272,7 @@ export class WebhookDeliverer extends EventEmitter<DelivererEvents> {
     try {
       alert = await this.spool.read(id);
     } catch (err) {
+      if (!this.spool.has(id)) return; // erased meanwhile (Spool.eraseIdentity)
       const reason = `unreadable spool entry: ${errorText(err)}`;
       await this.dead(id, reason, undefined, signal);
       return;
@@ -279,6 +280,10 @@ export class WebhookDeliverer extends EventEmitter<DelivererEvents> {
     const body = Buffer.from(JSON.stringify(alert), 'utf8');
     let deferrals = 0;
     for (let attempt = 1; !signal.aborted; ) {
+      if (!this.spool.has(id)) {
+        this.log.info({ alertId: id }, 'alert erased from the spool before delivery');
+        return;
+      }
       if (this.hooks.beforeSend) {
         let decision: SendDecision;
         let why = 'not cleared for sending yet';

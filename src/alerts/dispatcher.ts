@@ -90,6 +90,12 @@ export class AlertDispatcher {
     return added.some(Boolean);
   }
 
+  /** Erasure: removes the identity's undelivered and dead-lettered alerts from every webhook's spool; returns how many. */
+  async eraseIdentity(identityId: string): Promise<number> {
+    const counts = await Promise.all(this.deliverers.map((d) => d.spool.eraseIdentity(identityId)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
   /** Alerts pending over all webhooks. */
   get pending(): number {
     return this.deliverers.reduce((n, d) => n + d.pending, 0);

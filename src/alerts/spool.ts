@@ -216,6 +216,35 @@ export class Spool {
     this.dead.add(id);
   }
 
+  /**
+   * Erasure of a person: removes every pending and dead-lettered alert of the identity (each holds their face
+   * picture) and returns how many. A deliverer sending one of them at that moment stops at its next step
+   * (AlertDeliverer checks has() before each attempt); files that cannot be read are left alone.
+   */
+  async eraseIdentity(identityId: string): Promise<number> {
+    this.assertOpen();
+    let erased = 0;
+    for (const [id, name] of [...this.index]) {
+      const alert = await this.read(id).catch(() => undefined);
+      if (alert?.identity.id !== identityId) continue;
+      await fs.rm(path.join(this.pendingDir, name), { force: true });
+      this.index.delete(id);
+      erased++;
+    }
+    let erasedDead = 0;
+    for (const id of [...this.dead]) {
+      const record = await this.readDead(id).catch(() => undefined);
+      const owner = (record?.alert as { identity?: { id?: unknown } } | null | undefined)?.identity?.id;
+      if (owner !== identityId) continue;
+      await fs.rm(path.join(this.deadDir, `${id}.json`), { force: true });
+      this.dead.delete(id);
+      erasedDead++;
+    }
+    if (erased > 0) await fsyncDir(this.pendingDir);
+    if (erasedDead > 0) await fsyncDir(this.deadDir);
+    return erased + erasedDead;
+  }
+
   /** Dead-lettered ids (sorted). */
   deadIds(): string[] {
     return [...this.dead].sort();

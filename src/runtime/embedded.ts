@@ -220,6 +220,11 @@ export class EmbeddedRuntime extends EventEmitter<EmbeddedRuntimeEvents> {
     return this.holder.current()?.gallery.version;
   }
 
+  /** Erasure: drops the identity's undelivered alerts (they hold face pictures) from the webhook spools. */
+  async eraseIdentity(identityId: string): Promise<number> {
+    return this.dispatcher ? this.dispatcher.eraseIdentity(identityId) : 0;
+  }
+
   private pipelines(): CameraPipeline[] {
     return [...this.cameras.values()].flatMap((c) => (c.pipeline ? [c.pipeline] : []));
   }

@@ -76,6 +76,29 @@ describe('webhook deliverer', () => {
     await rx.close();
   });
 
+  it('an alert erased while its delivery is being retried is never sent after the erasure; the others are', async (t) => {
+    const rx = await startWebhookReceiver({ secret: SECRET });
+    t.after(() => rx.close());
+    rx.failFor(60_000, 500);
+    const d = deliverer(rx.url, freshDir());
+    t.after(() => d.stop());
+    await d.start();
+    const hers = makeAlert(1, { identityId: 'jane' });
+    const his = makeAlert(2, { identityId: 'john' });
+    await d.enqueue(hers);
+    await d.enqueue(his);
+    await rx.waitFor((r) => r.requests.length >= 2, 10_000); // her alert at the head, being retried
+    assert.equal(await d.spool.eraseIdentity('jane'), 1);
+    const erasedAt = Date.now();
+    rx.failFor(0);
+    assert.equal(await d.flush(20_000), true);
+    assert.deepEqual(rx.acceptedIds, [his.id], 'only the other alert is delivered');
+    const lateTries = rx.requests.filter((r) => r.at > erasedAt + 50 && r.id === hers.id);
+    assert.deepEqual(lateTries.map((r) => r.status), [], 'no attempt to send the erased alert after the erasure');
+    await d.stop();
+    await rx.close();
+  });
+
   it('receiver answering 500 for 2 s then 200: every alert arrives exactly once', async (t) => {
     const rx = await startWebhookReceiver({ secret: SECRET });
     t.after(() => rx.close());

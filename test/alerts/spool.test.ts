@@ -36,6 +36,32 @@ describe('durable alert spool', () => {
     await s2.close();
   });
 
+  it('erasure: eraseIdentity removes every pending and dead-lettered alert of that person, on disk too, and nothing else', async () => {
+    const dir = freshDir();
+    const s = new Spool(dir);
+    await s.open();
+    const hers = [makeAlert(1, { identityId: 'jane' }), makeAlert(2, { identityId: 'jane' }), makeAlert(3, { identityId: 'jane' })];
+    const others = [makeAlert(4, { identityId: 'john' }), makeAlert(5, { identityId: 'john' })];
+    for (const a of [hers[0], others[0], hers[1], others[1], hers[2]]) await s.enqueue(a);
+    await s.markDead(hers[2].id, 'test: dead-lettered');
+    await s.markDead(others[1].id, 'test: dead-lettered');
+    assert.equal(await s.eraseIdentity('jane'), 3);
+    assert.deepEqual(s.pendingIds(), [others[0].id]);
+    assert.deepEqual(s.deadIds(), [others[1].id]);
+    const onDisk = ['pending', 'dead']
+      .flatMap((sub) => readdirSync(path.join(dir, sub)).map((f) => readFileSync(path.join(dir, sub, f), 'utf8')))
+      .join('\n');
+    assert.ok(!onDisk.includes('"jane"'), 'no file still names the erased identity');
+    assert.ok(onDisk.includes('"john"'));
+    assert.equal(await s.eraseIdentity('jane'), 0, 'idempotent');
+    await s.close();
+    const again = new Spool(dir);
+    await again.open();
+    assert.deepEqual(again.pendingIds(), [others[0].id], 'the erasure survives a restart');
+    assert.deepEqual(again.deadIds(), [others[1].id]);
+    await again.close();
+  });
+
   it('de-duplicates by id: pending, delivered (recently) and dead ids are no-ops', async () => {
     const s = new Spool(freshDir());
     await s.open();

@@ -138,7 +138,8 @@ export async function attachStreaming(ctx: ApiContext, options: { metrics?: Face
   ctx.erasureHooks.push(async (identityId) => {
     const forgotten = await streaming.alerts.forget(identityId);
     const version = runtime ? await runtime.reloadGallery() : undefined;
-    return `recent alerts forgotten: ${forgotten}${runtime ? `; stream matcher on gallery v${version ?? 0}` : ''}`;
+    const unsent = runtime ? await runtime.eraseIdentity(identityId) : 0;
+    return `recent alerts forgotten: ${forgotten}${runtime ? `; undelivered alerts erased: ${unsent}; stream matcher on gallery v${version ?? 0}` : ''}`;
   });
   for (const name of Object.keys(streaming.readiness())) {
     ctx.readiness.set(name, () => streaming.readiness()[name] ?? { ok: false, detail: 'unknown' });
