@@ -40,6 +40,7 @@ interface Args {
   annK: string;
   annSvmK: string;
   embAnnMax: string;
+  annSources: string;
   cacheDir: string;
   seed: string;
   seconds: string;
@@ -57,6 +58,12 @@ interface Args {
 }
 
 const TARGETS = { embedRatio: 0.85, exactMsAt1M: 3, annMsAt1M: 0.5, annRecall: 0.99, latencyP50Ms: 250, latencyP99Ms: 1000 } as const;
+
+function annSources(list: string): ('svm' | 'emb')[] {
+  const out = list.split(',').map((x) => x.trim());
+  for (const x of out) if (x !== 'svm' && x !== 'emb') throw new Error(`--ann-sources: expected svm and/or emb, got "${x}"`);
+  return out as ('svm' | 'emb')[];
+}
 
 function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s.trim());
@@ -97,11 +104,12 @@ async function main(): Promise<void> {
     .option('--batch <n>', 'probes per batch for the batched exact path', '256')
     .option('--queries <n>', 'probes per gallery size (half genuine, half strangers)', '1024')
     .option('--single-queries <n>', 'probes timed one at a time on the exact path', '10')
-    .option('--ef <list>', 'HNSW efSearch values to measure', '64,128,256,512')
+    .option('--ef <list>', 'HNSW efSearch values to measure (none: skip the HNSW indexes)', '64,128,256,512')
     .option('--hnsw-m <n>', 'HNSW M', String(DEFAULT_HNSW.M))
     .option('--hnsw-ef-construction <n>', 'HNSW efConstruction', String(DEFAULT_HNSW.efConstruction))
     .option('--ann-k <n>', 'nearest enrolled embeddings taken as candidates (ann emb)', '16')
     .option('--ann-svm-k <n>', 'top SVM scores taken as candidates from the HNSW scorer index (ann svm)', '4')
+    .option('--ann-sources <list>', 'HNSW indexes to measure: svm (over the SVM scorers), emb (over the enrolled embeddings)', 'svm,emb')
     .option('--emb-ann-max <size>', 'largest gallery also measured with the embeddings HNSW index', '100k')
     .option('--cache-dir <dir>', 'where built HNSW indexes are kept', path.join(tmpdir(), 'facestream-bench'))
     .option('--seed <n>', 'synthetic data seed', '1')
@@ -164,10 +172,11 @@ async function main(): Promise<void> {
           threads: args.matchThreads !== undefined ? Number(args.matchThreads) : undefined,
           jsSeconds: Number(args.jsSeconds),
           hnsw,
-          efList: ints(args.ef, '--ef'),
+          efList: args.ef === 'none' ? [] : ints(args.ef, '--ef'),
           annK: Number(args.annK),
           annSvmK: Number(args.annSvmK),
           embAnnMax: parseSize(args.embAnnMax),
+          annSources: annSources(args.annSources),
           cacheDir: args.cacheDir,
           log,
         }),

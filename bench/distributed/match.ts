@@ -49,6 +49,8 @@ export interface MatchBenchOptions {
   annK: number;
   /** Candidates asked of the SVM-scorer HNSW index. */
   annSvmK: number;
+  /** Which HNSW indexes to measure. */
+  annSources: ('svm' | 'emb')[];
   /** Largest gallery that also gets the embeddings HNSW index. */
   embAnnMax: number;
   cacheDir: string;
@@ -246,7 +248,7 @@ export async function runMatchSize(n: number, o: MatchBenchOptions): Promise<Mat
   // ANN paths.
   const annRows: AnnRow[] = [];
   const hnswInfo: MatchRow['hnsw'] = [];
-  for (const source of ['svm', 'emb'] as const) {
+  for (const source of o.efList.length > 0 ? o.annSources : []) {
     if (source === 'emb' && n > o.embAnnMax) {
       log(`  ann emb: skipped above ${label(o.embAnnMax)} identities (--emb-ann-max)`);
       continue;
