@@ -1,14 +1,15 @@
 /**
  * Frame-to-alert latency through Kafka: a real KRaft Kafka 3.9 broker and a real Redis (the repo's scripts), the
  * four services as separate `facestream <role>` processes, a camera added with `facestream cameras add` (a 1280x720
- * slideshow of the face-api sample photos, played in real time and again after it ends), the demo's watchlist
+ * slideshow of the face-api sample photos, looped in one file longer than the run, played in real time), the demo's watchlist
  * enrolled into Redis with `facestream enroll`, and a webhook receiver that verifies every signature.
  *
  * Per alert: webhook arrival − the alert's lastSeen, which is the frame time of the embedding that decided it (the
  * match service sets lastSeen from the frames of the track's embeddings; the decision is taken on the newest one),
  * so this is the whole path: decode → detect → align → Kafka → embed → Kafka → match → Kafka → alerts → HTTP.
- * Cooldown 1 s, so a person who stays in view alerts again and the run yields many samples.
+ * Cooldown 1 s, so each pass of the loop alerts again and the run yields many samples.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,10 +48,17 @@ export async function kafkaLatency(opts: { seconds: number; detector?: string })
   const cleanups: (() => Promise<unknown>)[] = [];
   try {
     const photoDir = samplePhotoDir();
-    const plan: SlideshowPlan = { ...DEFAULT_PLAN, photos: PHOTOS.map((p) => path.join(photoDir, p)) };
+    // Short slides (1.5 s, 0.5 s gaps: a 12 s loop), the loop repeated in one file longer than the run: every pass
+    // gives new tracks at new times (a replayed file would repeat its frame times, hence its alert ids, which the
+    // alerts service rightly delivers once), so the run yields a sample per watch-listed face every 12 s.
+    const plan: SlideshowPlan = { ...DEFAULT_PLAN, photoSec: 1.5, gapSec: 0.5, photos: PHOTOS.map((p) => path.join(photoDir, p)) };
+    const once = path.join(tmp, 'loop.mp4');
     const clip = path.join(tmp, 'camera.mp4');
     log('rendering the 1280x720 slideshow …');
-    await renderSlideshow(plan, clip);
+    await renderSlideshow(plan, once);
+    execFileSync('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-stream_loop', '-1', '-i', once, '-t', String(opts.seconds + 30), '-c', 'copy', clip], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     const galleryDir = path.join(tmp, 'gallery');
     const config = ConfigSchema.parse(opts.detector ? { detector: { name: opts.detector } } : {});
     const models = await openModels(config);
