@@ -104,7 +104,7 @@ test('enrol through the API, then stream: the alert arrives', { skip: SKIP, time
   // Erasure: her alerts leave the feed and the stream's matcher is retrained without her before DELETE answers.
   const erased = await api.call('DELETE', `/identities/${id}`, { key: admin });
   assert.equal(erased.status, 200, erased.text);
-  assert.match(erased.body.audit.detail ?? erased.body.audit.result, /recent alerts forgotten: 1; stream matcher on gallery v\d+/, erased.text);
+  assert.match(erased.body.audit.detail ?? erased.body.audit.result, /recent alerts forgotten: 1; undelivered alerts erased: 0; stream matcher on gallery v\d+/, erased.text);
   assert.deepEqual((await api.call('GET', `/alerts?identity=${id}`, { key: viewer })).body.alerts, []);
   const ready = api.proc.logsWith('matching model ready').at(-1);
   assert.equal(ready?.identities, 0, 'the stream matcher runs on a gallery without her');
