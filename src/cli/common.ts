@@ -68,7 +68,7 @@ export async function openModels(config: Config): Promise<Models> {
     embedder,
     async close() {
       await embedder.close();
-      detector.close?.();
+      await detector.close?.();
     },
   };
 }

@@ -27,7 +27,8 @@ export interface FaceDetector {
    * detect() waits for them itself). Rejects with the load error: call it at start-up to fail early.
    */
   ready?(): Promise<void>;
-  close?(): void;
+  /** Releases the networks (and ends their worker thread); resolves once that is done. */
+  close?(): Promise<void>;
 }
 
 export interface DetectorOptions {
@@ -109,7 +110,7 @@ export function createDetector(resolved: ResolvedDetector, options: DetectorOpti
       break;
     }
     default:
-      worker?.close();
+      void worker?.close();
       throw new Error(`detector "${d.name}": unknown family "${String(d.family)}"; expected mtcnn or yunet`);
   }
   return new ScaledDetector(d.name, impl, maxWidth, maxHeight, () => worker?.close());
@@ -137,13 +138,14 @@ function need(resolved: ResolvedDetector, role: string): string {
 class ScaledDetector implements FaceDetector {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   constructor(
     readonly name: string,
     private readonly impl: MatDetector,
     private readonly maxWidth: number,
     private readonly maxHeight: number,
-    private readonly onClose: () => void,
+    private readonly onClose: () => void | Promise<void>,
   ) {}
 
   detect(frame: Frame, mat?: Mat): Promise<FaceDetection[]> {
@@ -156,14 +158,15 @@ class ScaledDetector implements FaceDetector {
     return this.impl.ready();
   }
 
-  close(): void {
-    if (this.closed) return;
+  close(): Promise<void> {
+    if (this.closed) return this.closing ?? Promise.resolve();
     this.closed = true;
     // After the calls already queued (they fail with "closed" before touching the networks).
-    void this.queue.then(() => {
+    this.closing = this.queue.then(async () => {
       this.impl.release();
-      this.onClose();
+      await this.onClose();
     });
+    return this.closing;
   }
 
   private async run(frame: Frame, frameMat?: Mat): Promise<FaceDetection[]> {

@@ -119,6 +119,7 @@ export class OrtWorker {
   private nextSession = 1;
   private failure: Error | undefined;
   private closed = false;
+  private terminated: Promise<void> | undefined;
 
   constructor() {
     this.worker = new Worker(path.join(__dirname, 'net-worker.js'));
@@ -152,11 +153,16 @@ export class OrtWorker {
   }
 
   /** Ends the thread (its sessions with it); pending requests fail with "detector is closed". */
-  close(): void {
-    if (this.closed) return;
+  close(): Promise<void> {
+    if (this.closed) return this.terminated ?? Promise.resolve();
     this.closed = true;
     this.fail(new Error('detector is closed'));
-    void this.worker.terminate().catch(() => undefined);
+    // Awaited by the caller: a process that exits while the thread is still being torn down can abort in native code.
+    this.terminated = this.worker.terminate().then(
+      () => undefined,
+      () => undefined,
+    );
+    return this.terminated;
   }
 
   private run(session: number, input: Tensor, outputs: readonly string[]): Promise<Tensor[]> {

@@ -128,6 +128,6 @@ export async function runEval(options: EvalOptions): Promise<EvalReport> {
     });
   } finally {
     await embedder.close();
-    detector.close?.();
+    await detector.close?.();
   }
 }

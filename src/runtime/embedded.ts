@@ -269,7 +269,7 @@ export class EmbeddedRuntime extends EventEmitter<EmbeddedRuntimeEvents> {
     await this.http?.close();
     await this.holder?.close();
     await this.embedder?.close();
-    this.detector?.close?.();
+    await this.detector?.close?.();
   }
 
   private withOverrides<G extends { thresholds: { svm: number; distance: number } }>(gallery: G): G {

@@ -262,7 +262,7 @@ export async function startIngestService(host: ServiceHost): Promise<void> {
     showCounts();
     const flushed = await publisher.close(5000);
     if (!flushed) log.warn('some face crops were not published before shutdown (counted as dropped)');
-    detector.close?.();
+    await detector.close?.();
   });
 
   await membership.start();
