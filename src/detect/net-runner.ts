@@ -98,8 +98,28 @@ interface Slot {
   free: boolean;
 }
 
+/** A closed worker that has not ended by itself after this long is terminated. */
+const CLOSE_TIMEOUT_MS = 10_000;
+
 /** Smallest shared slot; slots grow in powers of two. */
 const MIN_SLOT = 64 * 1024;
+
+/**
+ * Workers not closed yet. A worker thread holding onnxruntime sessions that is still alive when the process exits
+ * can abort the process in native code while the thread is torn down (seen as SIGABRT after a program finished
+ * its work), so when the event loop empties, any worker its owner forgot to close is ended first: terminating
+ * keeps the loop alive until the thread is gone, then the process exits normally.
+ */
+const liveWorkers = new Set<OrtWorker>();
+let exitGuard = false;
+function guardExit(worker: OrtWorker): void {
+  liveWorkers.add(worker);
+  if (exitGuard) return;
+  exitGuard = true;
+  process.on('beforeExit', () => {
+    for (const w of [...liveWorkers]) void w.close();
+  });
+}
 
 /**
  * A worker thread (net-worker.ts) holding onnxruntime sessions; one per detector, shared by its networks. Runs are
@@ -120,15 +140,18 @@ export class OrtWorker {
   private failure: Error | undefined;
   private closed = false;
   private terminated: Promise<void> | undefined;
+  private exited = false;
 
   constructor() {
     this.worker = new Worker(path.join(__dirname, 'net-worker.js'));
     this.worker.on('message', (msg: FromNetWorker) => this.onMessage(msg));
     this.worker.on('error', (err) => this.fail(new Error(`detector network worker failed: ${err.message}`)));
     this.worker.on('exit', (code) => {
+      this.exited = true;
       this.fail(new Error(this.closed ? 'detector is closed' : `detector network worker exited unexpectedly (code ${code})`));
     });
     this.updateRef();
+    guardExit(this);
   }
 
   open(file: string, symbolicDims?: DimSpec): NetRunner {
@@ -156,12 +179,21 @@ export class OrtWorker {
   close(): Promise<void> {
     if (this.closed) return this.terminated ?? Promise.resolve();
     this.closed = true;
+    liveWorkers.delete(this);
     this.fail(new Error('detector is closed'));
-    // Awaited by the caller: a process that exits while the thread is still being torn down can abort in native code.
-    this.terminated = this.worker.terminate().then(
-      () => undefined,
-      () => undefined,
-    );
+    // The thread releases its sessions and ends by itself (see net-worker.ts 'close'); only a thread that does not
+    // end in CLOSE_TIMEOUT_MS is terminated. Held alive (ref) until then, and awaited by the caller: a process that
+    // exits while the thread is still being torn down can abort in native code.
+    if (this.exited) return (this.terminated = Promise.resolve());
+    this.worker.ref();
+    this.terminated = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => void this.worker.terminate().catch(() => undefined), CLOSE_TIMEOUT_MS);
+      this.worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.post({ type: 'close' });
     return this.terminated;
   }
 
@@ -234,7 +266,7 @@ export class OrtWorker {
 
   /** Keeps the event loop alive exactly while a reply is awaited. */
   private updateRef(): void {
-    if (this.opening.size > 0 || this.pendingRuns.size > 0) this.worker.ref();
+    if (this.closed || this.opening.size > 0 || this.pendingRuns.size > 0) this.worker.ref();
     else this.worker.unref();
   }
 }

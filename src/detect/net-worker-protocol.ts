@@ -13,7 +13,9 @@ export type ToNetWorker =
   | { type: 'slot'; slot: number; sab: SharedArrayBuffer }
   /** float32 input: the first `length` values of slot `input`; outputs go to slot `out` (see 'result'). */
   | { type: 'run'; id: number; session: number; input: number; length: number; dims: number[]; outputs: string[]; out: number }
-  | { type: 'release'; session: number };
+  | { type: 'release'; session: number }
+  /** Release every session, then end the thread (after the requests before it). */
+  | { type: 'close' };
 
 /** An output: `length` float32 values from `offset` (in values) of the run's output slot. */
 export interface WireTensor {

@@ -98,6 +98,15 @@ async function handle(msg: ToNetWorker): Promise<void> {
       await s?.session.then((x) => x.release()).catch(() => undefined);
       return;
     }
+    case 'close': {
+      // Sessions are released here, on their own thread, before the thread ends: terminating a thread while
+      // onnxruntime is inside a call (a run or a release) aborts the whole process in native code.
+      const all = [...sessions.values()];
+      sessions.clear();
+      await Promise.all(all.map((x) => x.session.then((y) => y.release()).catch(() => undefined)));
+      port.close(); // nothing else keeps this thread alive: it ends
+      return;
+    }
     case 'run':
       try {
         await run(msg);

@@ -122,8 +122,15 @@ test('a network file that is not ONNX fails at ready() and run() with the file n
     const again = await Promise.all([net.run(input, ['y']), net.run({ data: new Float32Array(24).fill(2), dims: [1, 2, 3, 4] }, ['y'])]);
     assert.deepEqual([again[0][0].data[0], again[1][0].data[23]], [3, 5]);
     assert.equal(y.data[23], 7, 'an earlier result is not overwritten by later runs');
-    worker.close();
+    // Closed while runs are queued: they fail with "closed"; the thread releases its sessions and ends by itself
+    // (exit code 0; a terminated thread exits with 1), which close() waits for.
+    const queued = [net.run(input, ['y']), net.run(input, ['y'])].map((q) => q.then(() => 'resolved', (e: Error) => e.message));
+    const exitCode = new Promise<number>((resolve) => (worker as unknown as { worker: NodeJS.EventEmitter }).worker.once('exit', resolve));
+    await worker.close();
+    assert.equal(await exitCode, 0, 'the worker thread ended by itself');
+    assert.deepEqual(await Promise.all(queued), ['detector is closed', 'detector is closed']);
     await assert.rejects(net.run({ data: new Float32Array(24), dims: [1, 2, 3, 4] }, ['y']), /detector is closed/);
+    await worker.close(); // twice is fine
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -134,6 +134,7 @@ test('real faces: LFW photos pass the blur gate, the same photos blurred (sigma 
     if (sharp && sharp.quality.blur >= DEFAULT_QUALITY_THRESHOLDS.minBlur) sharpPass++;
     if (soft && soft.quality.blur >= DEFAULT_QUALITY_THRESHOLDS.minBlur) blurPass++;
   }
+  await detector.close?.();
   assert.ok(sharpPass >= 9, `sharp LFW photos passing the blur gate: ${sharpPass}/10`);
   assert.ok(blurPass <= 1, `blurred LFW photos passing the blur gate: ${blurPass}/10`);
 });

@@ -62,7 +62,7 @@ export async function sharedFaces(people: string[], perPerson: number, set: Face
       }
     }
   } finally {
-    detector.close?.();
+    await detector.close?.();
   }
   return out;
 }

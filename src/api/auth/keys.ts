@@ -66,6 +66,11 @@ export function keyId(key: string): string | undefined {
   return KEY_PATTERN.exec(key)?.[1];
 }
 
+/** The secret part of a well-formed key (base64url: it may itself hold '_'), else undefined. */
+export function keySecret(key: string): string | undefined {
+  return KEY_PATTERN.exec(key)?.[2];
+}
+
 function matches(key: string, record: KeyRecord | undefined): boolean {
   const given = createHash('sha256').update(key, 'utf8').digest();
   const stored = record && /^[0-9a-f]{64}$/.test(record.hash) ? Buffer.from(record.hash, 'hex') : DUMMY_HASH;

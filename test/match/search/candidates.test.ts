@@ -207,6 +207,7 @@ test('real gallery (lfw-dev, mtcnn + faceapi-resnet128): same decisions as the a
     results = await embedImages([...known, ...unknown].map((x) => x.file), { detector, embedder, policy: 'central' });
   } finally {
     await embedder.close();
+    await detector.close?.();
   }
   const emb = new Map(results.filter((x) => x.embedding).map((x) => [x.file, x.embedding!]));
   let g = createGallery({ embedder: 'faceapi-resnet128', dim: 128, metric: 'euclidean' });
