@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     : [];
 
   const candidates: (BoxDetector | string)[] = [];
-  for (const name of ['mtcnn', 'yunet']) {
+  for (const name of ['mtcnn', 'yunet', 'faceapi-tiny']) {
     const r = resolveDetector(name, modelDir);
     if (typeof r === 'string') {
       candidates.push(`${name}: ${r}`);

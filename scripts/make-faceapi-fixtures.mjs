@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Makes the parity fixtures for the face-api → ONNX converter (test/fixtures/faceapi/descriptors.json),
+ * Makes the parity fixtures for the face-api → ONNX converters (test/fixtures/faceapi/descriptors.json and
+ * detector-landmarks.json),
  * ONCE, from face-api's own TF.js FaceRecognitionNet. Run by hand; the tests only read the result.
  *
  *   node scripts/make-faceapi-fixtures.mjs
@@ -20,13 +21,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 const TFJS_VERSION = '4.22.0';
 const JPEG_JS_VERSION = '0.4.4';
 const SIZE = 150;
 const FACES_PER_IMAGE = 1;
 const RANDOM_SEEDS = [1, 2, 3];
+const DETECTOR_CUT = 128;
+const LANDMARK_CUT = 112;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const prefix = path.resolve(process.env.TFJS_PREFIX ?? '/tmp/tfjs-env');
@@ -130,6 +133,53 @@ async function main() {
   mkdirSync(path.dirname(outFile), { recursive: true });
   writeFileSync(outFile, `${JSON.stringify(fixture, null, 1)}\n`);
   console.log(`wrote ${samples.length} samples to ${path.relative(root, outFile)} (${readFileSync(outFile).length} bytes)`);
+
+  // The detector and landmark converters' fixtures: the same inputs, cut to the nets' sizes (the top-left
+  // 128x128 of each 150x150 crop for the tiny face detector, run at inputSize 128 so face-api neither pads nor
+  // resizes; the top-left 112x112 for the landmark nets), and the nets' raw outputs.
+  await faceapi.nets.tinyFaceDetector.loadFromDisk(modelDir);
+  await faceapi.nets.faceLandmark68TinyNet.loadFromDisk(modelDir);
+  const cut = (rgb, n) => {
+    const out = new Float32Array(n * n * 3);
+    for (let y = 0; y < n; y++) for (let x = 0; x < n * 3; x++) out[y * n * 3 + x] = rgb[y * SIZE * 3 + x];
+    return tf.tensor3d(out, [n, n, 3], 'float32');
+  };
+  const netSamples = [];
+  for (const s of samples) {
+    const rgb = new Uint8Array(gunzipSync(Buffer.from(s.input, 'base64')));
+    const det = cut(rgb, DETECTOR_CUT);
+    const grid = await faceapi.nets.tinyFaceDetector.forward(det, DETECTOR_CUT);
+    const lmIn = cut(rgb, LANDMARK_CUT);
+    const full = faceapi.nets.faceLandmark68Net.runNet(await faceapi.toNetInput(lmIn));
+    const tiny = faceapi.nets.faceLandmark68TinyNet.runNet(await faceapi.toNetInput(lmIn));
+    netSamples.push({
+      id: s.id,
+      tinyDetectorGrid: { shape: grid.shape, nhwc: Array.from(await grid.data(), f32) },
+      landmarks68: Array.from(await full.data(), f32),
+      landmarks68Tiny: Array.from(await tiny.data(), f32),
+    });
+    for (const t of [det, grid, lmIn, full, tiny]) t.dispose();
+  }
+  const netFile = path.join(path.dirname(outFile), 'detector-landmarks.json');
+  writeFileSync(
+    netFile,
+    `${JSON.stringify(
+      {
+        description:
+          `raw outputs of face-api's TinyFaceDetector (inputSize ${DETECTOR_CUT}) and FaceLandmark68Net / FaceLandmark68TinyNet (112) ` +
+          `on the top-left ${DETECTOR_CUT}x${DETECTOR_CUT} / ${LANDMARK_CUT}x${LANDMARK_CUT} of each input of descriptors.json; made by scripts/make-faceapi-fixtures.mjs`,
+        faceApiVersion,
+        tfjsVersion: tf.version_core,
+        backend: tf.getBackend(),
+        detectorCut: DETECTOR_CUT,
+        landmarkCut: LANDMARK_CUT,
+        samples: netSamples,
+      },
+      null,
+      1,
+    )}\n`,
+  );
+  console.log(`wrote ${netSamples.length} samples to ${path.relative(root, netFile)} (${readFileSync(netFile).length} bytes)`);
 }
 
 main().catch((err) => {

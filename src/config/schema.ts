@@ -123,6 +123,12 @@ export const ConfigSchema = z
         maxWidth: int(64, 7680).default(640),
         /** Smallest face the detector looks for, in detection-image pixels. */
         minFaceSize: int(8, 1024).default(20),
+        /**
+         * A camera's frames are searched whole at least this often (ms); frames between are searched only around
+         * the faces of the frame before (src/detect/schedule.ts). 0: every frame whole. At the default 5 fps
+         * analysis rate, 200 means every frame.
+         */
+        fullDetectionIntervalMs: int(0, 10_000).default(200),
       })
       .prefault({}),
     embedder: z

@@ -11,8 +11,9 @@ import { cv } from '../util/cv';
 import { frameMatView, Mat } from './cvmat';
 import { MtcnnCascade, parseMtcnnOptions } from './mtcnn';
 import { OrtWorker } from './net-runner';
-import { scaleBox, scalePoint } from './nms';
-import type { FaceDetection, Landmarks5 } from './types';
+import { nms, scaleBox, scalePoint, toCorners } from './nms';
+import type { Box, FaceDetection, Landmarks5 } from './types';
+import { parseTinyYoloOptions, TinyYoloNetwork } from './tiny-yolo';
 import { parseYunetOptions, YunetNetwork } from './yunet';
 
 export interface FaceDetector {
@@ -29,6 +30,19 @@ export interface FaceDetector {
   ready?(): Promise<void>;
   /** Releases the networks (and ends their worker thread); resolves once that is done. */
   close?(): Promise<void>;
+  /**
+   * Faces inside the given regions of the frame only (each region analysed at the same scale as a whole frame
+   * would be), best score first, in frame coordinates; a face seen by two overlapping regions is reported once.
+   * What the detection schedule (schedule.ts) runs on frames between full detections.
+   */
+  detectIn?(frame: Frame, regions: readonly DetectRegion[], mat?: Mat): Promise<FaceDetection[]>;
+}
+
+/** A part of a frame to look for faces in (frame pixels), with the smallest face worth looking for there. */
+export interface DetectRegion {
+  box: Box;
+  /** Smallest face searched for in this region, in frame pixels (never below the detector's own minimum). */
+  minFaceSize?: number;
 }
 
 export interface DetectorOptions {
@@ -67,7 +81,9 @@ export const DEFAULT_ANALYSIS_WIDTH = 640;
  *   embedded-runtime latency part, against 1510-1568 ms in two runs on the calling thread (p50 about
  *   the same, 184-519 ms; event-loop delay max 73-117 against 123-191 ms).
  */
-export const DEFAULT_THREAD: Record<'mtcnn' | 'yunet', 'worker' | 'caller'> = { mtcnn: 'worker', yunet: 'caller' };
+export const DEFAULT_THREAD: Record<'mtcnn' | 'yunet' | 'tiny-yolo', 'worker' | 'caller'> = { mtcnn: 'worker', yunet: 'caller', 'tiny-yolo': 'caller' };
+/** Faces found by two overlapping regions of detectIn() with an IoU above this are one face. */
+const REGION_OVERLAP = 0.5;
 /** No detector here finds a face in fewer pixels than this (MTCNN's P-Net cell is 12 px). */
 const MIN_DETECTABLE = 12;
 
@@ -109,16 +125,32 @@ export function createDetector(resolved: ResolvedDetector, options: DetectorOpti
       impl = new YunetNetwork(need(resolved, 'model'), opts, d.runtime, worker);
       break;
     }
+    case 'tiny-yolo': {
+      const opts = parseTinyYoloOptions(d.options, { minFaceSize: options.minFaceSize, scoreThreshold: options.scoreThreshold });
+      impl = new TinyYoloNetwork({ detector: need(resolved, 'detector'), landmarks: need(resolved, 'landmarks') }, opts, d.runtime, worker);
+      break;
+    }
     default:
       void worker?.close();
-      throw new Error(`detector "${d.name}": unknown family "${String(d.family)}"; expected mtcnn or yunet`);
+      throw new Error(`detector "${d.name}": unknown family "${String(d.family)}"; expected mtcnn, yunet or tiny-yolo`);
   }
   return new ScaledDetector(d.name, impl, maxWidth, maxHeight, () => worker?.close());
 }
 
+/** Per-call hints to a network family. */
+export interface DetectHint {
+  /** Smallest face worth finding in this image, in its pixels: MTCNN starts its pyramid there; the others filter. */
+  minFaceSize?: number;
+  /**
+   * Faces expected in this image (a region around one face seen a frame ago: 1). MTCNN then gives its last, most
+   * expensive network only its best candidates (mtcnn.ts REGION_CANDIDATES_PER_FACE). Ignored by the other families.
+   */
+  expectedFaces?: number;
+}
+
 /** A detector network family on an image of the analysis size. */
 interface MatDetector {
-  detect(bgr: Mat): Promise<FaceDetection[]>;
+  detect(bgr: Mat, hint?: DetectHint): Promise<FaceDetection[]>;
   ready(): Promise<void>;
   release(): void;
 }
@@ -169,33 +201,68 @@ class ScaledDetector implements FaceDetector {
     return this.closing;
   }
 
+  detectIn(frame: Frame, regions: readonly DetectRegion[], mat?: Mat): Promise<FaceDetection[]> {
+    const run = this.queue.then(() => this.runIn(frame, regions, mat));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   private async run(frame: Frame, frameMat?: Mat): Promise<FaceDetection[]> {
     if (this.closed) throw new Error(`detector "${this.name}" is closed`);
     assertFrame(frame);
     const s = analysisScale(frame.width, frame.height, this.maxWidth, this.maxHeight);
-    const tw = Math.max(1, Math.round(frame.width * s));
-    const th = Math.max(1, Math.round(frame.height * s));
-    if (Math.min(tw, th) < MIN_DETECTABLE) return [];
+    const found = await this.detectScaled(frameMat ?? frameMatView(frame), s);
+    return found.sort((a, b) => b.score - a.score);
+  }
+
+  private async runIn(frame: Frame, regions: readonly DetectRegion[], frameMat?: Mat): Promise<FaceDetection[]> {
+    if (this.closed) throw new Error(`detector "${this.name}" is closed`);
+    assertFrame(frame);
+    const s = analysisScale(frame.width, frame.height, this.maxWidth, this.maxHeight);
+    const mat = frameMat ?? frameMatView(frame); // used within this call only
     const c = cv();
-    let mat = frameMat ?? frameMatView(frame); // used within this call only
-    if (tw !== frame.width || th !== frame.height) mat = await mat.resizeAsync(th, tw, 0, 0, c.INTER_AREA);
-    const found = await this.impl.detect(mat);
-    const sx = frame.width / tw;
-    const sy = frame.height / th;
-    return found
-      .map((f) =>
-        sx === 1 && sy === 1
-          ? f
-          : {
-              box: scaleBox(f.box, sx, sy),
-              score: f.score,
-              // Landmarks are pixel-centre positions: (p + 0.5) * s - 0.5; box edges scale directly.
-              landmarks: f.landmarks.map((p) => {
-                const q = scalePoint({ x: p.x + 0.5, y: p.y + 0.5 }, sx, sy);
-                return { x: q.x - 0.5, y: q.y - 0.5 };
-              }) as Landmarks5,
-            },
-      )
-      .sort((a, b) => b.score - a.score);
+    const all: FaceDetection[] = [];
+    for (const r of regions) {
+      const x0 = Math.max(0, Math.floor(r.box.x));
+      const y0 = Math.max(0, Math.floor(r.box.y));
+      const x1 = Math.min(frame.width, Math.ceil(r.box.x + r.box.width));
+      const y1 = Math.min(frame.height, Math.ceil(r.box.y + r.box.height));
+      if (x1 - x0 < 1 || y1 - y0 < 1) continue;
+      const part = await this.detectScaled(mat.getRegion(new c.Rect(x0, y0, x1 - x0, y1 - y0)), s, { minFaceSize: r.minFaceSize, expectedFaces: 1 });
+      for (const f of part) {
+        all.push({
+          box: { ...f.box, x: f.box.x + x0, y: f.box.y + y0 },
+          score: f.score,
+          landmarks: f.landmarks.map((p) => ({ x: p.x + x0, y: p.y + y0 })) as Landmarks5,
+        });
+      }
+    }
+    // Regions may overlap: a face found by two of them is one face.
+    const keep = nms(all.map((f) => toCorners(f.box)), all.map((f) => f.score), REGION_OVERLAP, { mode: 'union' });
+    return keep.map((i) => all[i]).sort((a, b) => b.score - a.score);
+  }
+
+  /**
+   * The network family on `mat` scaled by s (<= 1) to the analysis size, results mapped back to `mat`'s pixels.
+   * The hint's minFaceSize is in `mat` pixels here.
+   */
+  private async detectScaled(mat: Mat, s: number, hint?: DetectHint): Promise<FaceDetection[]> {
+    const tw = Math.max(1, Math.round(mat.cols * s));
+    const th = Math.max(1, Math.round(mat.rows * s));
+    if (Math.min(tw, th) < MIN_DETECTABLE) return [];
+    const scaled = tw !== mat.cols || th !== mat.rows ? await mat.resizeAsync(th, tw, 0, 0, cv().INTER_AREA) : mat;
+    const found = await this.impl.detect(scaled, hint && { ...hint, minFaceSize: hint.minFaceSize === undefined ? undefined : hint.minFaceSize * s });
+    const sx = mat.cols / tw;
+    const sy = mat.rows / th;
+    if (sx === 1 && sy === 1) return found;
+    return found.map((f) => ({
+      box: scaleBox(f.box, sx, sy),
+      score: f.score,
+      // Landmarks are pixel-centre positions: (p + 0.5) * s - 0.5; box edges scale directly.
+      landmarks: f.landmarks.map((p) => {
+        const q = scalePoint({ x: p.x + 0.5, y: p.y + 0.5 }, sx, sy);
+        return { x: q.x - 0.5, y: q.y - 0.5 };
+      }) as Landmarks5,
+    }));
   }
 }

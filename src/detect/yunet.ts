@@ -23,6 +23,7 @@ import { z } from 'zod';
 import type * as CV from '@u4/opencv4nodejs';
 import { createNetRunner, type DetectorRuntime, type NetRunner, type OrtWorker, type Tensor } from './net-runner';
 import { Corners, nms } from './nms';
+import type { DetectHint } from './detector';
 import type { FaceDetection, Landmarks5 } from './types';
 
 type Mat = CV.Mat;
@@ -219,7 +220,7 @@ export class YunetNetwork {
   }
 
   /** Detects faces in a BGR CV_8UC3 image; coordinates are in that image's pixels. */
-  async detect(bgr: Mat): Promise<FaceDetection[]> {
+  async detect(bgr: Mat, hint: DetectHint = {}): Promise<FaceDetection[]> {
     const pw = padToDivisor(bgr.cols);
     const ph = padToDivisor(bgr.rows);
     if (this.input.dims[2] !== ph || this.input.dims[3] !== pw || this.input.data.length !== 3 * pw * ph) {
@@ -228,7 +229,7 @@ export class YunetNetwork {
     packYunetInput(bgr, pw, ph, this.input.data);
     const [loc, conf, iou] = await this.net.run(this.input, ['loc', 'conf', 'iou']);
     const faces = decodeYunet({ loc: loc.data, conf: conf.data, iou: iou.data }, this.priors(pw, ph), pw, ph, this.options.scoreThreshold);
-    const min = this.options.minFaceSize;
+    const min = Math.max(this.options.minFaceSize, hint.minFaceSize ?? 0);
     return suppressYunet(faces, this.options.nmsThreshold, this.options.topK).filter(
       (f) => Math.min(f.box.width, f.box.height) >= min,
     );

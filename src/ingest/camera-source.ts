@@ -204,6 +204,11 @@ export class CameraSource extends EventEmitter<CameraSourceEvents> {
     return this.stateValue;
   }
 
+  /** Frames per second ffmpeg delivers for analysis (the camera's analysis rate). */
+  get analysisFps(): number {
+    return this.fps;
+  }
+
   get stats(): CameraSourceStats {
     return {
       ...this.counters,

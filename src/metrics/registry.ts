@@ -33,6 +33,7 @@ export interface FacestreamMetrics {
   framesTotal: Counter<'camera'>;
   framesDroppedTotal: Counter<'camera'>;
   facesDetectedTotal: Counter<'camera'>;
+  detectionsTotal: Counter<'camera' | 'search'>;
   tracksStartedTotal: Counter<'camera'>;
   embeddingsTotal: Counter;
   matchesTotal: Counter<'result'>;
@@ -69,6 +70,12 @@ export function createMetrics(opts: MetricsOptions = {}): FacestreamMetrics {
       registers,
     }),
     facesDetectedTotal: new Counter({ name: `${p}faces_detected_total`, help: 'Faces detected, per camera', labelNames: camera, registers }),
+    detectionsTotal: new Counter({
+      name: `${p}detections_total`,
+      help: 'Frames by how the detection schedule searched them (search: whole | regions | skipped), per camera',
+      labelNames: ['camera', 'search'] as const,
+      registers,
+    }),
     tracksStartedTotal: new Counter({ name: `${p}tracks_started_total`, help: 'Face tracks started, per camera', labelNames: camera, registers }),
     embeddingsTotal: new Counter({ name: `${p}embeddings_total`, help: 'Face embeddings computed', registers }),
     matchesTotal: new Counter({

@@ -62,9 +62,9 @@ export const DetectorDescriptorSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_" and "-"'),
   description: z.string(),
   /** Post-processing family: the decoding of the network outputs. */
-  family: z.enum(['mtcnn', 'yunet']),
+  family: z.enum(['mtcnn', 'yunet', 'tiny-yolo']),
   runtime: z.enum(['opencv', 'onnxruntime']),
-  /** Files by role (mtcnn: pnet, rnet, onet; yunet: model). */
+  /** Files by role (mtcnn: pnet, rnet, onet; yunet: model; tiny-yolo: detector, landmarks). */
   files: z.record(z.string(), FileRefSchema),
   obtain: z.string(),
   license: z.string().optional(),

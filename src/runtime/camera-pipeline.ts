@@ -24,6 +24,7 @@ export interface CameraPipelineDeps {
   log: Logger;
   tracker: TrackerOptions;
   bestCrops: { maxPerTrack: number; minIntervalMs: number; gate: Partial<QualityGate> };
+  fullDetectionIntervalMs?: number;
   /** Called for each alert decision; returns when the alert is durably spooled (or refused by cooldown). */
   onDecision: (camera: string, decision: AlertDecision, frameTs: number) => Promise<void>;
 }
@@ -36,7 +37,15 @@ export class CameraPipeline {
   constructor(readonly source: CameraSource, private readonly deps: CameraPipelineDeps) {
     this.stage = new FaceStage(
       source,
-      { detector: deps.detector, embedder: deps.embedder, metrics: deps.metrics, log: deps.log, tracker: deps.tracker, bestCrops: deps.bestCrops },
+      {
+        detector: deps.detector,
+        embedder: deps.embedder,
+        metrics: deps.metrics,
+        log: deps.log,
+        tracker: deps.tracker,
+        bestCrops: deps.bestCrops,
+        fullDetectionIntervalMs: deps.fullDetectionIntervalMs,
+      },
       {
         onSighting: (track, ts) => this.decider.seen(track.id, track.firstSeen, ts),
         onTrackEnd: (trackId) => this.decider.forget(trackId),

@@ -54,6 +54,7 @@ export function validateCamera(cam: CameraConfig): void {
 export function faceStageSettings(config: Config) {
   return {
     tracker: { maxAgeMs: config.tracking.maxAgeMs, minIou: config.tracking.iou },
+    fullDetectionIntervalMs: config.detector.fullDetectionIntervalMs,
     bestCrops: {
       maxPerTrack: config.tracking.embedPerTrack,
       minIntervalMs: config.tracking.minIntervalMs,

@@ -9,6 +9,7 @@
  */
 import { analyzeFrame } from '../detect/analyze';
 import type { FaceDetector } from '../detect/detector';
+import { DetectionSchedule, fullEveryFrames } from '../detect/schedule';
 import type { AlignedFace } from '../detect/types';
 import type { CameraSource, TimedFrame } from '../ingest/camera-source';
 import type { FacestreamMetrics } from '../metrics/registry';
@@ -26,6 +27,8 @@ export interface FaceStageOptions {
   log: Logger;
   tracker: TrackerOptions;
   bestCrops: { maxPerTrack: number; minIntervalMs: number; gate: Partial<QualityGate> };
+  /** Whole-frame detection at least this often; between, only around the faces seen (schedule.ts). 0: every frame. */
+  fullDetectionIntervalMs?: number;
 }
 
 /** A crop the best-crop policy chose for embedding. */
@@ -67,12 +70,18 @@ export class FaceStage {
   ) {
     this.tracker = new FaceTracker(source.name, options.tracker);
     this.crops = new BestCrops({ maxPerTrack: options.bestCrops.maxPerTrack, minIntervalMs: options.bestCrops.minIntervalMs, gate: options.bestCrops.gate });
-    const inner = options.detector;
+    // The camera's own detection schedule over the shared detector: whole frames every fullEvery frames.
+    const fullEvery = fullEveryFrames(options.fullDetectionIntervalMs ?? 0, source.analysisFps);
+    const schedule = new DetectionSchedule(options.detector, { fullEvery });
+    const camera = source.name;
     this.timedDetector = {
-      name: inner.name,
+      name: schedule.name,
       detect: async (frame, mat) => {
-        const out = await inner.detect(frame, mat);
+        const before = { ...schedule.stats };
+        const out = await schedule.detect(frame, mat);
         this.detectedAtNs = process.hrtime.bigint();
+        const kind = schedule.stats.full > before.full ? 'whole' : schedule.stats.regions > before.regions ? 'regions' : 'skipped';
+        options.metrics.detectionsTotal.inc({ camera, search: kind });
         return out;
       },
     };
