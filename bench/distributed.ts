@@ -88,6 +88,9 @@ async function runFrameToAlertLatency(log: (line: string) => void, seconds: numb
     const r = await kafkaLatency({ seconds });
     log(`  ${r.alerts} alerts in ${r.seconds} s: p50 ${r.p50Ms.toFixed(0)} ms, p99 ${r.p99Ms.toFixed(0)} ms, max ${r.maxMs.toFixed(0)} ms ` +
       `(targets p50 <= ${TARGETS.latencyP50Ms} ms, p99 <= ${TARGETS.latencyP99Ms} ms: ${verdict(r.pass)}; load average ${loadavg()[0].toFixed(1)})`);
+    log('  where the time goes (each service\'s /metrics: mean ms per record; hop = since the previous stage stamp, Kafka transit and queueing included):');
+    log(`  alerts in arrival order (seconds after the camera was added: ms): ${r.samples.map((x) => `${x.atSec}:${x.ms}`).join(' ')}`);
+    for (const h of r.hops) log(`    ${h.service.padEnd(7)} ${h.metric.padEnd(14)} ${h.stage.padEnd(18)} ${h.meanMs.toFixed(1).padStart(8)} ms  (${h.count})`);
     return r;
   } catch (err) {
     log(`  not measured: ${(err as Error).message}`);

@@ -26,6 +26,14 @@ import { startWebhookReceiver } from '../../test/support/webhook-receiver';
 
 export interface KafkaLatencyResult {
   alerts: number;
+  /**
+   * Where the time goes, from the services' own /metrics at the end of the run: per hop (the time before each stage
+   * stamp of a record since the one before it, Kafka transit and queueing included) and per in-process stage, the
+   * count and mean. Means over every record, not only the alerting ones.
+   */
+  hops: { service: string; metric: string; stage: string; count: number; meanMs: number }[];
+  /** Every alert's latency, in order of arrival (seconds since the camera was added). */
+  samples: { atSec: number; ms: number }[];
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -113,19 +121,42 @@ export async function kafkaLatency(opts: { seconds: number; detector?: string })
     const t0 = Date.now();
     await new Promise((r) => setTimeout(r, opts.seconds * 1000));
 
+    const hops: KafkaLatencyResult['hops'] = [];
+    for (const [i, p] of services.entries()) {
+      const url = p.textLines.map((l) => /metrics at (http:\/\/\S+\/metrics)/.exec(l)?.[1]).find(Boolean);
+      if (!url) continue;
+      const text = await (await fetch(url)).text().catch(() => '');
+      const sums = new Map<string, number>();
+      for (const m of text.matchAll(/^facestream_(hop|stage)_seconds_(sum|count)\{stage="([^"]+)"\} (\S+)$/gm)) {
+        sums.set(`${m[1]}|${m[3]}|${m[2]}`, Number(m[4]));
+      }
+      for (const [key, count] of sums) {
+        const [metric, stage, kind] = key.split('|');
+        if (kind !== 'count' || count === 0) continue;
+        hops.push({ service: ROLES[i], metric: `${metric}_seconds`, stage, count, meanMs: ((sums.get(`${metric}|${stage}|sum`) ?? NaN) / count) * 1000 });
+      }
+    }
+
     const samples: number[] = [];
+    const inArrivalOrder: { at: number; ms: number }[] = [];
     const firstArrival = new Map<string, number>();
     for (const r of receiver.requests) if (r.id && r.status < 300 && !firstArrival.has(r.id)) firstArrival.set(r.id, r.at);
     for (const [id, alert] of receiver.alerts) {
       const at = firstArrival.get(id);
       const frame = Date.parse(alert.lastSeen);
-      if (at !== undefined && Number.isFinite(frame) && at >= t0) samples.push(at - frame);
+      if (at !== undefined && Number.isFinite(frame) && at >= t0) {
+        samples.push(at - frame);
+        inArrivalOrder.push({ at: at - t0, ms: at - frame });
+      }
     }
     samples.sort((a, b) => a - b);
+    inArrivalOrder.sort((a, b) => a.at - b.at);
     const p50Ms = quantile(samples, 0.5);
     const p99Ms = quantile(samples, 0.99);
     return {
       alerts: samples.length,
+      hops,
+      samples: inArrivalOrder.map((x) => ({ atSec: Math.round(x.at / 100) / 10, ms: Math.round(x.ms) })),
       p50Ms,
       p99Ms,
       maxMs: samples[samples.length - 1] ?? NaN,

@@ -87,6 +87,9 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
  */
 export const REGION_CANDIDATES_PER_FACE = 3;
 
+/** Side of the blank P-Net input of warmUp(). */
+const PNET_WARM_UP_SIZE = 64;
+
 /** The P-Net pyramid scales for an image (the reference's __compute_scale_pyramid). */
 export function scalePyramid(width: number, height: number, minFaceSize: number, scaleFactor: number): number[] {
   const m = 12 / minFaceSize;
@@ -145,6 +148,13 @@ export class MtcnnCascade {
 
   release(): void {
     for (const n of [this.pnet, this.rnet, this.onet]) n.release();
+  }
+
+  async warmUp(): Promise<void> {
+    const zeros = (size: number) => ({ data: new Float32Array(size * size * 3), dims: [1, size, size, 3] });
+    await this.pnet.run(zeros(PNET_WARM_UP_SIZE), ['conv2d_4', 'softmax']);
+    await this.rnet.run(zeros(24), ['dense_2', 'softmax_1']);
+    await this.onet.run(zeros(48), ['dense_5', 'dense_6', 'softmax_2']);
   }
 
   /** Detects faces in a BGR CV_8UC3 image; coordinates are in that image's pixels. `hint.minFaceSize` raises the pyramid's start. */

@@ -122,6 +122,11 @@ export class TinyYoloNetwork {
     this.landmarks.release();
   }
 
+  async warmUp(): Promise<void> {
+    await this.detector.run({ data: new Float32Array(3 * 64 * 64), dims: [1, 3, 64, 64] }, ['grid']);
+    await this.landmarks.run({ data: new Float32Array(3 * LANDMARK_INPUT * LANDMARK_INPUT), dims: [1, 3, LANDMARK_INPUT, LANDMARK_INPUT] }, ['landmarks']);
+  }
+
   /** Detects faces in a BGR CV_8UC3 image; coordinates are in that image's pixels. */
   async detect(bgr: Mat, hint: DetectHint = {}): Promise<FaceDetection[]> {
     const pw = padToDivisor(bgr.cols, TINY_YOLO_CELL);

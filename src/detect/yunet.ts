@@ -208,6 +208,10 @@ export class YunetNetwork {
     return this.net.ready();
   }
 
+  async warmUp(): Promise<void> {
+    await this.net.run({ data: new Float32Array(3 * YUNET_MIN_INPUT * YUNET_MIN_INPUT), dims: [1, 3, YUNET_MIN_INPUT, YUNET_MIN_INPUT] }, ['loc', 'conf', 'iou']);
+  }
+
   release(): void {
     this.net.release();
   }

@@ -109,7 +109,17 @@ export class Embedder {
       throw err;
     });
     announceFallbackOnce(ready.fallbacks, ready.provider);
-    return new Embedder(worker, resolved.descriptor, ready.provider, ready.io, maxBatch);
+    const embedder = new Embedder(worker, resolved.descriptor, ready.provider, ready.io, maxBatch);
+    // One blank run at start-up: onnxruntime's first run sets up far more than later ones, and the first face of a
+    // camera should not wait for it.
+    const d = resolved.descriptor.input;
+    try {
+      await embedder.embedTensor(new Float32Array(d.width * d.height * 3), 1);
+    } catch (err) {
+      await embedder.close();
+      throw err;
+    }
+    return embedder;
   }
 
   /**

@@ -95,6 +95,7 @@ export class EmbeddedRuntime extends EventEmitter<EmbeddedRuntimeEvents> {
       executionProviders: config.embedder.executionProviders,
       maxBatch: config.embedder.maxBatch,
     });
+    await this.detector.warmUp?.();
     log.info({ embedder: config.embedder.name, provider: this.embedder.provider, detector: config.detector.name }, 'models loaded');
 
     this.store = await openStore(config.store);

@@ -98,6 +98,7 @@ export async function startIngestService(host: ServiceHost): Promise<void> {
   const embedder = embedderDescriptor(config);
   const registry = new ModelRegistry({ modelDir: config.modelDir });
   const detector = createDetector(registry.detector(config.detector.name), { maxWidth: config.detector.maxWidth, minFaceSize: config.detector.minFaceSize });
+  await detector.warmUp?.(); // fails early on a bad model file, and the first frame does not pay for the first run
   const facesTopic = host.topics.faces;
 
   const publishedStages = new WeakMap<FaceCrop, FaceCrop['stages']>();
