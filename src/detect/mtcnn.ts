@@ -26,6 +26,7 @@
 import { z } from 'zod';
 import type * as CV from '@u4/opencv4nodejs';
 import { cv } from '../util/cv';
+import { parseFamilyOptions } from './family-options';
 import { createNetRunner, type DetectorRuntime, type NetRunner, type OrtWorker, type Tensor } from './net-runner';
 import { Corners, nms, squareCorners } from './nms';
 import type { DetectHint } from './detector';
@@ -67,16 +68,7 @@ export type MtcnnOptions = z.infer<typeof MtcnnOptionsSchema>;
 
 /** Validates a descriptor's `options` (an unknown key is an error: likely a typo) and applies overrides. */
 export function parseMtcnnOptions(raw: Record<string, unknown>, overrides: Partial<MtcnnOptions> = {}): MtcnnOptions {
-  const result = MtcnnOptionsSchema.safeParse({ ...raw, ...stripUndefined(overrides) });
-  if (!result.success) {
-    const msg = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`invalid MTCNN options: ${msg}`);
-  }
-  return result.data;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return parseFamilyOptions(MtcnnOptionsSchema, 'MTCNN', raw, overrides);
 }
 
 /**

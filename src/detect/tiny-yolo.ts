@@ -18,6 +18,7 @@
 import { z } from 'zod';
 import type * as CV from '@u4/opencv4nodejs';
 import { cv } from '../util/cv';
+import { parseFamilyOptions } from './family-options';
 import { createNetRunner, type DetectorRuntime, type NetRunner, type OrtWorker, type Tensor } from './net-runner';
 import { Corners, nms } from './nms';
 import type { DetectHint } from './detector';
@@ -39,13 +40,7 @@ export const TinyYoloOptionsSchema = z.strictObject({
 export type TinyYoloOptions = z.infer<typeof TinyYoloOptionsSchema>;
 
 export function parseTinyYoloOptions(raw: Record<string, unknown>, overrides: Partial<TinyYoloOptions> = {}): TinyYoloOptions {
-  const clean = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  const result = TinyYoloOptionsSchema.safeParse({ ...raw, ...clean });
-  if (!result.success) {
-    const msg = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`invalid tiny-yolo detector options: ${msg}`);
-  }
-  return result.data;
+  return parseFamilyOptions(TinyYoloOptionsSchema, 'tiny-yolo detector', raw, overrides);
 }
 
 export const TINY_YOLO_CELL = 32;

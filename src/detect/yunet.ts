@@ -21,6 +21,7 @@
  */
 import { z } from 'zod';
 import type * as CV from '@u4/opencv4nodejs';
+import { parseFamilyOptions } from './family-options';
 import { createNetRunner, type DetectorRuntime, type NetRunner, type OrtWorker, type Tensor } from './net-runner';
 import { Corners, nms } from './nms';
 import type { DetectHint } from './detector';
@@ -38,13 +39,7 @@ export const YunetOptionsSchema = z.strictObject({
 export type YunetOptions = z.infer<typeof YunetOptionsSchema>;
 
 export function parseYunetOptions(raw: Record<string, unknown>, overrides: Partial<YunetOptions> = {}): YunetOptions {
-  const clean = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  const result = YunetOptionsSchema.safeParse({ ...raw, ...clean });
-  if (!result.success) {
-    const msg = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`invalid YuNet options: ${msg}`);
-  }
-  return result.data;
+  return parseFamilyOptions(YunetOptionsSchema, 'YuNet', raw, overrides);
 }
 
 /** Input sizes are padded up to a multiple of this. */

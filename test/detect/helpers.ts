@@ -1,7 +1,9 @@
 /** Shared set-up for the detection tests: sample photos, ground truth and model resolution. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { TestContext } from 'node:test';
 import { matToFrame } from '../../src/detect/cvmat';
+import { createDetector, type DetectorOptions, type FaceDetector } from '../../src/detect/detector';
 import type { Box } from '../../src/detect/types';
 import type { Frame } from '../../src/image/frame';
 import { ModelFileError, ModelRegistry, ResolvedDetector } from '../../src/models/registry';
@@ -52,4 +54,24 @@ export function resolveDetector(name: string): ResolvedDetector | string {
     }
   }
   return `detector "${name}" files not found in the default model dir nor in ${SHARED_MODELS}: ${reasons.join(' | ')}`;
+}
+
+/**
+ * A detector for a test on the demo photos (or `samplesOrSkip: false` for tests that need no photos), closed
+ * (its network thread ended) when the test is done; undefined after skipping the test with the reason.
+ */
+export function openTestDetector(t: TestContext, name: string, options: DetectorOptions = {}, needsSamples = true): FaceDetector | undefined {
+  const skip = needsSamples ? samplesOrSkip() : false;
+  if (skip) {
+    t.skip(skip);
+    return undefined;
+  }
+  const resolved = resolveDetector(name);
+  if (typeof resolved === 'string') {
+    t.skip(resolved);
+    return undefined;
+  }
+  const detector = createDetector(resolved, options);
+  t.after(() => detector.close?.());
+  return detector;
 }

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
-import { createDetector, type DetectRegion, type FaceDetector } from '../../src/detect/detector';
+import { test } from 'node:test';
+import type { DetectRegion, FaceDetector } from '../../src/detect/detector';
 import { iou } from '../../src/detect/nms';
 import { DetectionSchedule, fullEveryFrames, regionsAround } from '../../src/detect/schedule';
 import type { Box, FaceDetection } from '../../src/detect/types';
 import type { Frame } from '../../src/image/frame';
-import { groundTruth, readFrame, resolveDetector, SAMPLE_DIR, samplesOrSkip, SHARED_DIR } from './helpers';
+import { groundTruth, openTestDetector, readFrame, SAMPLE_DIR, SHARED_DIR } from './helpers';
 
 const face = (x: number, y: number, size: number, score = 0.9): FaceDetection => ({
   box: { x, y, width: size, height: size },
@@ -97,16 +97,9 @@ test('a detector without detectIn is asked for whole frames every time', async (
   assert.equal(n, 4);
 });
 
-const opened: FaceDetector[] = [];
-after(() => Promise.all(opened.map((d) => d.close?.())));
-
 test('detectIn (MTCNN): a region around one face of a photo finds that face as the whole-frame detection does; an empty region finds none', async (t) => {
-  const skip = samplesOrSkip();
-  if (skip) return t.skip(skip);
-  const resolved = resolveDetector('mtcnn');
-  if (typeof resolved === 'string') return t.skip(resolved);
-  const detector = createDetector(resolved, { maxWidth: 640 });
-  opened.push(detector);
+  const detector = openTestDetector(t, 'mtcnn', { maxWidth: 640 });
+  if (!detector) return;
   const img = groundTruth()[0];
   const f = readFrame(path.join(SAMPLE_DIR, img.file));
   const whole = await detector.detect(f);
@@ -126,10 +119,8 @@ test('detectIn (MTCNN): a region around one face of a photo finds that face as t
 test('MTCNN on a real video, whole frame every 5th frame: the faces of whole-frame detection on every frame are found', async (t) => {
   const video = path.join(SHARED_DIR, 'data', 'video', 'head-pose-face-detection-female-and-male.mp4');
   if (!existsSync(video)) return t.skip(`${video} absent (set FACESTREAM_SHARED_DIR)`);
-  const resolved = resolveDetector('mtcnn');
-  if (typeof resolved === 'string') return t.skip(resolved);
-  const detector = createDetector(resolved, { maxWidth: 640 });
-  opened.push(detector);
+  const detector = openTestDetector(t, 'mtcnn', { maxWidth: 640 }, false);
+  if (!detector) return;
   const [w, h] = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', video])
     .toString()
     .trim()

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, test } from 'node:test';
-import { createDetector, type FaceDetector } from '../../src/detect/detector';
+import { test } from 'node:test';
 import { iou } from '../../src/detect/nms';
 import { decodeTinyYolo, fivePointsFrom68, landmarkSquare, parseTinyYoloOptions, TINY_YOLO_CELL } from '../../src/detect/tiny-yolo';
-import { groundTruth, readFrame, resolveDetector, SAMPLE_DIR, samplesOrSkip } from './helpers';
+import { groundTruth, openTestDetector, readFrame, SAMPLE_DIR } from './helpers';
 
 const ANCHORS: [number, number][] = [
   [1, 2],
@@ -62,16 +61,9 @@ test('options: anchors are required; a bad threshold names the key', () => {
   assert.equal(parseTinyYoloOptions({ anchors: ANCHORS }).nmsThreshold, 0.4);
 });
 
-const opened: FaceDetector[] = [];
-after(() => Promise.all(opened.map((d) => d.close?.())));
-
 test('faceapi-tiny on the demo photos: landmarks fall inside their boxes, eyes above the mouth; a region finds its face again', async (t) => {
-  const skip = samplesOrSkip();
-  if (skip) return t.skip(skip);
-  const resolved = resolveDetector('faceapi-tiny');
-  if (typeof resolved === 'string') return t.skip(resolved);
-  const detector = createDetector(resolved);
-  opened.push(detector);
+  const detector = openTestDetector(t, 'faceapi-tiny');
+  if (!detector) return;
   let faces = 0;
   for (const img of groundTruth()) {
     const frame = readFrame(path.join(SAMPLE_DIR, img.file));

@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OnnxGraphBuilder } from './onnx-proto';
+import { TfjsWeights } from './faceapi-layers';
 import { readTfjsWeights, WeightMap } from './tfjs-weights';
 
 export const FACEAPI_RECOGNITION_MODEL_NAME = 'face_recognition_model';
@@ -47,23 +48,14 @@ interface Value {
 
 class FaceApiResNetBuilder {
   readonly g = new OnnxGraphBuilder('faceapi_recognition_resnet');
-  private readonly used = new Set<string>();
+  private readonly w: TfjsWeights;
 
-  constructor(private readonly weights: WeightMap, private readonly source: string) {}
-
-  private weight(name: string, shape: readonly number[]): Float32Array {
-    const t = this.weights.get(name);
-    if (!t) throw new Error(`${this.source}: weight ${name} missing (expected shape [${shape.join(', ')}])`);
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new Error(`${this.source}: weight ${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
-    }
-    this.used.add(name);
-    return t.data;
+  constructor(weights: WeightMap, source: string) {
+    this.w = new TfjsWeights(weights, source);
   }
 
-  /** Names in the weight file that the graph did not use (face-api uses all of them). */
-  unused(): string[] {
-    return [...this.weights.keys()].filter((k) => !this.used.has(k)).sort();
+  private weight(name: string, shape: readonly number[]): Float32Array {
+    return this.w.get(name, shape);
   }
 
   /**
@@ -195,8 +187,7 @@ class FaceApiResNetBuilder {
     this.g.addNode('MatMul', [pooled, fc], [FACEAPI_OUTPUT_NAME]);
     this.g.addOutput(FACEAPI_OUTPUT_NAME, ['N', FACEAPI_EMBEDDING_SIZE]);
 
-    const unused = this.unused();
-    if (unused.length > 0) throw new Error(`${this.source}: weights not used by face-api's FaceRecognitionNet: ${unused.join(', ')}`);
+    this.w.assertAllUsed('FaceRecognitionNet');
 
     return this.g.toModelBytes({
       irVersion: IR_VERSION,
