@@ -87,6 +87,11 @@ test('embedded over RTSP: the woman alerts on both cameras, the man on the pair 
   if (during) {
     assert.ok((metricValue(during.body, 'facestream_frames_total{camera="pair"}') ?? 0) > 0, 'frames counted for the pair camera');
     assert.ok((metricValue(during.body, 'facestream_embeddings_total') ?? 0) > 0, 'embeddings counted');
+    // At 10 fps the detection schedule searches every 2nd frame whole and, between, around the faces in view.
+    for (const search of ['whole', 'regions']) {
+      const n = metricValue(during.body, `facestream_detections_total{camera="pair",search="${search}"}`) ?? 0;
+      assert.ok(n > 0, `pair camera frames searched ${search}: ${n}`);
+    }
   } else t.diagnostic('facestream ended before the second /metrics scrape');
 
   const exit = await fs.waitForExit(120_000, 'facestream run --exit-when-sources-end to exit after the RTSP streams end');
