@@ -4,7 +4,7 @@
  * frame between full detections with no face in the previous frame is not searched at all.
  *
  * Why: a video detector's cost is the full-frame search (MTCNN's pyramid, ~60-75 ms a 640 px frame on one core)
- * while a face already found moves little from one frame to the next; looking for it again in a region three
+ * while a face already found moves little from one frame to the next; looking for it again in a region
  * twice its size, from 0.7 of its size up, costs a few milliseconds and gives the tracker and the aligner fresh
  * boxes and landmarks every frame. New faces are found at the next full detection: with the default interval
  * (detector.fullDetectionIntervalMs = 200 ms) within 200 ms of appearing, shorter than any face needs to be in
@@ -64,6 +64,9 @@ export function regionsAround(faces: readonly Box[], width: number, height: numb
   return regions;
 }
 
+/** How the schedule searched a frame. */
+export type SearchKind = 'whole' | 'regions' | 'skipped';
+
 export interface ScheduleStats {
   /** Frames searched whole. */
   full: number;
@@ -76,6 +79,8 @@ export interface ScheduleStats {
 /** One camera's schedule over a shared detector. Not for concurrent calls (a camera analyses one frame at a time). */
 export class DetectionSchedule implements FaceDetector {
   readonly stats: ScheduleStats = { full: 0, regions: 0, skipped: 0 };
+  /** How the last frame was searched (for the per-camera metric). */
+  lastSearch: SearchKind | undefined;
   private sinceFull = Number.POSITIVE_INFINITY;
   private last: FaceDetection[] = [];
   private lostOne = false;
@@ -97,11 +102,13 @@ export class DetectionSchedule implements FaceDetector {
       found = await this.inner.detect(frame, mat);
       this.sinceFull = 0;
       this.stats.full += 1;
+      this.lastSearch = 'whole';
     } else {
       this.sinceFull += 1;
       if (this.last.length === 0) {
         found = [];
         this.stats.skipped += 1;
+        this.lastSearch = 'skipped';
       } else {
         const regions = regionsAround(
           this.last.map((f) => f.box),
@@ -112,6 +119,7 @@ export class DetectionSchedule implements FaceDetector {
         );
         found = await this.inner.detectIn!(frame, regions, mat);
         this.stats.regions += 1;
+        this.lastSearch = 'regions';
       }
     }
     // A face lost between full detections (it left, turned away or moved fast): search the whole next frame.

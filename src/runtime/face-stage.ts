@@ -77,11 +77,9 @@ export class FaceStage {
     this.timedDetector = {
       name: schedule.name,
       detect: async (frame, mat) => {
-        const before = { ...schedule.stats };
         const out = await schedule.detect(frame, mat);
         this.detectedAtNs = process.hrtime.bigint();
-        const kind = schedule.stats.full > before.full ? 'whole' : schedule.stats.regions > before.regions ? 'regions' : 'skipped';
-        options.metrics.detectionsTotal.inc({ camera, search: kind });
+        if (schedule.lastSearch) options.metrics.detectionsTotal.inc({ camera, search: schedule.lastSearch });
         return out;
       },
     };

@@ -62,7 +62,12 @@ class ScriptedDetector implements FaceDetector {
 test('DetectionSchedule: whole frame every fullEvery frames, regions around the last faces between', async () => {
   const inner = new ScriptedDetector(() => [face(100, 100, 40), face(300, 100, 40)]);
   const s = new DetectionSchedule(inner, { fullEvery: 3 });
-  for (let i = 0; i < 7; i++) assert.equal((await s.detect(frame())).length, 2);
+  const kinds: (string | undefined)[] = [];
+  for (let i = 0; i < 7; i++) {
+    assert.equal((await s.detect(frame())).length, 2);
+    kinds.push(s.lastSearch);
+  }
+  assert.deepEqual(kinds, ['whole', 'regions', 'regions', 'whole', 'regions', 'regions', 'whole']);
   assert.deepEqual(inner.calls.map((c) => c.kind), ['whole', 'regions', 'regions', 'whole', 'regions', 'regions', 'whole']);
   assert.deepEqual(s.stats, { full: 3, regions: 4, skipped: 0 });
   const regions = inner.calls[1].regions!;
@@ -74,7 +79,12 @@ test('DetectionSchedule: frames between whole detections are skipped when no fac
   let faces: FaceDetection[] = [];
   const inner = new ScriptedDetector(() => faces);
   const s = new DetectionSchedule(inner, { fullEvery: 4 });
-  for (let i = 0; i < 5; i++) await s.detect(frame());
+  const kinds: (string | undefined)[] = [];
+  for (let i = 0; i < 5; i++) {
+    await s.detect(frame());
+    kinds.push(s.lastSearch);
+  }
+  assert.deepEqual(kinds, ['whole', 'skipped', 'skipped', 'skipped', 'whole']);
   assert.deepEqual(inner.calls.map((c) => c.kind), ['whole', 'whole'], 'frames 2-4 were not searched');
   assert.equal(s.stats.skipped, 3);
   faces = [face(10, 10, 30), face(200, 10, 30)];
