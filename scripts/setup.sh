@@ -74,13 +74,8 @@ else
   log "OpenCV binding built and cached in $cv_cache"
 fi
 
-# ---- 3b. hnswlib-node (approximate nearest-neighbour index for very large galleries): a small native addon ----
-HNSW_DIR=node_modules/hnswlib-node
-if [ -d "$HNSW_DIR" ] && ! node -e "require('./$HNSW_DIR')" >/dev/null 2>&1; then
-  log "building hnswlib-node (about 15 s)"
-  (cd "$HNSW_DIR" && npx --no-install node-gyp rebuild --release --jobs "$(nproc)" >"$ROOT/.hnswlib-build.log" 2>&1) || {
-    log "hnswlib-node build failed; last lines of .hnswlib-build.log:"; tail -30 "$ROOT/.hnswlib-build.log" >&2; exit 1; }
-fi
+# ---- 3b. USearch (approximate gallery index): prebuilt N-API binaries in the package; check that it loads ----
+node -e "require('usearch')" >/dev/null 2>&1 || { log "the usearch package does not load on this platform ($(uname -m)); reinstall with: npm ci"; exit 1; }
 
 # ---- 4. TypeScript ------------------------------------------------------------------------------
 log "compiling TypeScript"

@@ -5,16 +5,17 @@
  *           every identity scored, then matcher.ts's open-set rule on the top two. Batched and one at a time.
  *   plain   the baseline: onnxruntime Gemm queries x weightsᵀ over the same chunks, the full score block returned.
  *   js      the current matcher (buildMatcher: svm.ts scoreAll over every identity, per probe), for reference.
- *   ann svm CandidateMatcher over an HNSW index of the SVM scorers (HnswIndex.buildScored: approximate top-k
- *           SVM scores → exact SVM scores for those → open-set rule), one probe at a time, per efSearch.
- *           recall@1: its top identity = the exact path's top identity.
- *   ann emb CandidateMatcher over an HNSW index of the enrolled embeddings (k nearest → their identities → SVM
- *           scores for those → open-set rule). recall@1: HNSW's nearest enrolled embedding = the exact nearest
- *           (ExactIndex over the embeddings). Built up to --emb-ann-max identities.
+ *   ann svm CandidateMatcher over an approximate index of the SVM scorers (AnnIndex.buildScored: USearch HNSW
+ *           over 8-bit rows → its candidates re-scored exactly → top k → SVM scores → open-set rule), batched
+ *           (--ann-batch probes per search; ms per embedding = batch time / batch size) and one probe at a time,
+ *           per expansionSearch. recall@1: its top identity = the exact path's top identity.
+ *   ann emb CandidateMatcher over an approximate index of the enrolled embeddings (k nearest → their identities →
+ *           SVM scores for those → open-set rule). recall@1: the index's nearest enrolled embedding = the exact
+ *           nearest (ExactIndex over the embeddings). Built up to --emb-ann-max identities.
  *
  * "decisions = exact": the ANN path's decision (accepted, identity) = the exact path's, over all probes.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Gallery } from '../../src/match/gallery';
@@ -22,7 +23,7 @@ import { buildMatcher, type MatchResult } from '../../src/match/matcher';
 import { CandidateMatcher } from '../../src/match/search/candidates';
 import { EXACT_IO, plainProductModel } from '../../src/match/search/exact-graph';
 import { ExactIndex } from '../../src/match/search/exact-index';
-import { HnswIndex, type HnswParams } from '../../src/match/search/hnsw-index';
+import { AnnIndex, type AnnParams } from '../../src/match/search/ann-index';
 import { galleryShape, resolveSvmOptions, type SvmModel } from '../../src/match/svm';
 import { alternate, median, quantile } from './measure';
 import { DIM, makeGallery, makeProbes, type SyntheticGallery } from './synthetic';
@@ -44,8 +45,11 @@ export interface MatchBenchOptions {
   threads?: number;
   /** Seconds spent on the all-identities JS matcher per size (at least 3 probes). */
   jsSeconds: number;
-  hnsw: HnswParams;
+  /** Build parameters of the approximate indexes (expansionSearch comes from efList). */
+  ann: AnnParams;
   efList: number[];
+  /** Probes per batched approximate search. */
+  annBatch: number;
   annK: number;
   /** Candidates asked of the SVM-scorer HNSW index. */
   annSvmK: number;
@@ -62,10 +66,13 @@ export interface AnnRow {
   source: 'svm' | 'emb';
   k: number;
   efSearch: number;
+  /** Batched: ms per embedding (batch time / batch size), median and p99 over batches. */
   p50Ms: number;
   p99Ms: number;
-  /** Index search alone (no SVM scoring, no rule), median. */
+  /** Index search alone (no SVM scoring, no rule), batched, median ms per embedding. */
   indexP50Ms: number;
+  /** One probe at a time through the whole candidate path. */
+  singleP50Ms: number;
   perSec: number;
   recallAt1: number;
   /** recall@1 over the faces of enrolled identities and over the strangers. */
@@ -87,7 +94,7 @@ export interface MatchRow {
   plainSingle: { p50Ms: number; p99Ms: number };
   js: { p50Ms: number; probes: number; sameAsExact: number };
   ann: AnnRow[];
-  hnsw: { source: 'svm' | 'emb'; M: number; efConstruction: number; buildSeconds: number; cached: boolean; loadSeconds: number }[];
+  annIndexes: { source: 'svm' | 'emb'; connectivity: number; expansionAdd: number; quantization: string; buildSeconds: number; cached: boolean; loadSeconds: number }[];
   accepted: number;
   probes: number;
 }
@@ -117,45 +124,38 @@ function label(n: number): string {
 }
 
 interface Built {
-  index: HnswIndex;
+  file: string;
   buildSeconds: number;
   cached: boolean;
-  loadSeconds: number;
 }
 
-async function hnswFor(g: SyntheticGallery, source: 'svm' | 'emb', o: MatchBenchOptions): Promise<Built> {
-  const p = o.hnsw;
-  const base = path.join(o.cacheDir, `hnsw-${source}-${DATA_VERSION}-n${g.n}-seed${g.seed}-M${p.M}-efc${p.efConstruction}-s${p.seed}`);
-  const file = `${base}.bin`;
-  const meta = `${base}.json`;
-  if (existsSync(file) && existsSync(meta)) {
-    const t0 = performance.now();
-    try {
-      const index = await HnswIndex.load(file, { dim: DIM, size: g.n, scored: source === 'svm' });
-      const { buildSeconds } = JSON.parse(readFileSync(meta, 'utf8')) as { buildSeconds: number };
-      return { index, buildSeconds, cached: true, loadSeconds: (performance.now() - t0) / 1000 };
-    } catch (err) {
-      o.log(`  cached index unusable (${(err as Error).message}): rebuilding`);
-    }
+/** The approximate index's file for this gallery and source: built (with progress) and saved once, then reused. */
+async function annFileFor(g: SyntheticGallery, source: 'svm' | 'emb', o: MatchBenchOptions): Promise<Built> {
+  const p = o.ann;
+  const file = path.join(o.cacheDir, `ann-${source}-${DATA_VERSION}-n${g.n}-seed${g.seed}-M${p.connectivity}-efc${p.expansionAdd}-${p.quantization}.usearch`);
+  const meta = `${file}.bench.json`;
+  if (existsSync(file) && existsSync(`${file}.json`) && existsSync(meta)) {
+    const { buildSeconds } = JSON.parse(readFileSync(meta, 'utf8')) as { buildSeconds: number };
+    return { file, buildSeconds, cached: true };
   }
   const t0 = performance.now();
-  const every = Math.max(10000, Math.round(g.n / 20 / 10000) * 10000);
+  let shown = 0;
   const build = {
-    yieldEvery: every,
     onProgress: (done: number, total: number) => {
+      if (done < total && done - shown < total / 20) return;
+      shown = done;
       const s = (performance.now() - t0) / 1000;
       const eta = done < total ? `, ~${Math.round((s / done) * (total - done))} s left` : '';
-      process.stderr.write(`  hnsw ${source} build ${label(g.n)}: ${done}/${total} points, ${s.toFixed(0)} s (${(done / s).toFixed(0)}/s${eta})\n`);
+      process.stderr.write(`  ann ${source} build ${label(g.n)}: ${done}/${total} rows, ${s.toFixed(0)} s (${(done / s).toFixed(0)}/s${eta})\n`);
     },
   };
-  const index = source === 'svm' ? await HnswIndex.buildScored(g.weights, g.bias, DIM, p, build) : await HnswIndex.build(g.embeddings, DIM, p, build);
+  const index = source === 'svm' ? await AnnIndex.buildScored(g.weights, g.bias, DIM, p, build) : await AnnIndex.build(g.embeddings, DIM, p, build);
   const buildSeconds = (performance.now() - t0) / 1000;
   mkdirSync(o.cacheDir, { recursive: true });
-  await index.save(`${file}.tmp`); // index and its description (.json): renamed into place once both are written
-  renameSync(`${file}.tmp.json`, `${file}.json`);
-  renameSync(`${file}.tmp`, file);
+  await index.save(file);
+  await index.close();
   writeFileSync(meta, JSON.stringify({ buildSeconds, n: g.n, seed: g.seed, params: p, data: DATA_VERSION, builtAt: new Date().toISOString() }));
-  return { index, buildSeconds, cached: false, loadSeconds: 0 };
+  return { file, buildSeconds, cached: false };
 }
 
 function sameDecision(a: MatchResult, b: MatchResult): boolean {
@@ -247,7 +247,7 @@ export async function runMatchSize(n: number, o: MatchBenchOptions): Promise<Mat
 
   // ANN paths.
   const annRows: AnnRow[] = [];
-  const hnswInfo: MatchRow['hnsw'] = [];
+  const annInfo: MatchRow['annIndexes'] = [];
   for (const source of o.efList.length > 0 ? o.annSources : []) {
     if (source === 'emb' && n > o.embAnnMax) {
       log(`  ann emb: skipped above ${label(o.embAnnMax)} identities (--emb-ann-max)`);
@@ -263,21 +263,29 @@ export async function runMatchSize(n: number, o: MatchBenchOptions): Promise<Mat
       truth = Int32Array.from(await nearest.search(probes, 1), (h) => h.ids[0]);
       await nearest.close();
     }
-    const built = await hnswFor(g, source, o);
-    hnswInfo.push({ source, M: o.hnsw.M, efConstruction: o.hnsw.efConstruction, buildSeconds: built.buildSeconds, cached: built.cached, loadSeconds: built.loadSeconds });
+    const built = await annFileFor(g, source, o);
+    const p = o.ann;
     log(
-      `  hnsw ${source} M ${o.hnsw.M}, efConstruction ${o.hnsw.efConstruction}: ` +
-        (built.cached ? `loaded from cache in ${built.loadSeconds.toFixed(1)} s (built in ${built.buildSeconds.toFixed(0)} s)` : `built in ${built.buildSeconds.toFixed(1)} s`),
+      `  ann ${source} index (USearch HNSW, M ${p.connectivity}, expansionAdd ${p.expansionAdd}, ${p.quantization}, ${p.candidates} candidates re-scored): ` +
+        (built.cached ? `cached (built in ${built.buildSeconds.toFixed(0)} s)` : `built in ${built.buildSeconds.toFixed(1)} s`),
     );
     const k = source === 'svm' ? o.annSvmK : o.annK;
-    const cm =
-      source === 'svm'
-        ? CandidateMatcher.create(gallery, model, { kind: 'svm', index: built.index, k })
-        : CandidateMatcher.create(gallery, model, { kind: 'embeddings', index: built.index, owner: Int32Array.from({ length: n }, (_, i) => i), k });
+    let loadSeconds = 0;
     for (const ef of o.efList) {
-      annRows.push(await measureAnn(source, k, ef, built.index, cm, probes, identity, truth, exactResults, log));
+      const t1 = performance.now();
+      const index =
+        source === 'svm'
+          ? await AnnIndex.load(built.file, g.weights, DIM, { bias: g.bias, expansionSearch: ef, candidates: p.candidates, threads: p.threads })
+          : await AnnIndex.load(built.file, g.embeddings, DIM, { expansionSearch: ef, candidates: p.candidates, threads: p.threads });
+      loadSeconds = (performance.now() - t1) / 1000;
+      const cm =
+        source === 'svm'
+          ? CandidateMatcher.create(gallery, model, { kind: 'svm', index, k })
+          : CandidateMatcher.create(gallery, model, { kind: 'embeddings', index, owner: Int32Array.from({ length: n }, (_, i) => i), k });
+      annRows.push(await measureAnn(source, k, ef, o.annBatch, index, cm, probes, identity, truth, exactResults, log));
+      await index.close();
     }
-    await built.index.close();
+    annInfo.push({ source, connectivity: p.connectivity, expansionAdd: p.expansionAdd, quantization: p.quantization, buildSeconds: built.buildSeconds, cached: built.cached, loadSeconds });
   }
   await exactIndex.close();
   return {
@@ -289,18 +297,22 @@ export async function runMatchSize(n: number, o: MatchBenchOptions): Promise<Mat
     plainSingle,
     js,
     ann: annRows,
-    hnsw: hnswInfo,
+    annIndexes: annInfo,
     accepted: exactResults.filter((r) => r.accepted).length,
     probes: probes.length,
   };
 }
 
-/** One probe at a time through the candidate path; recall@1 of the index's first hit against `truth`. */
+/**
+ * The candidate path over the approximate index, in batches of `batch` probes (ms per embedding = batch time /
+ * batch size) and one probe at a time; recall@1 of the index's first hit against `truth`.
+ */
 async function measureAnn(
   source: 'svm' | 'emb',
   k: number,
   ef: number,
-  index: HnswIndex,
+  batch: number,
+  index: AnnIndex,
   cm: CandidateMatcher,
   probes: Float32Array[],
   identity: Int32Array,
@@ -308,39 +320,52 @@ async function measureAnn(
   exactResults: MatchResult[],
   log: (line: string) => void,
 ): Promise<AnnRow> {
-  index.setEfSearch(ef);
-  for (let q = 0; q < Math.min(20, probes.length); q++) await cm.match([probes[q]]); // warm-up
-  const times: number[] = [];
-  const indexTimes: number[] = [];
+  await cm.match(probes.slice(0, batch)); // warm-up
+  const perEmbedding: number[] = [];
+  const indexPerEmbedding: number[] = [];
+  const results: MatchResult[] = [];
   let hit = 0;
   const hits = { genuine: 0, genuineAll: 0, strangers: 0 };
+  for (let s = 0; s < probes.length; s += batch) {
+    const b = probes.slice(s, s + batch);
+    let t = performance.now();
+    results.push(...(await cm.match(b)));
+    perEmbedding.push((performance.now() - t) / b.length);
+    t = performance.now();
+    const found = await index.search(b, k);
+    indexPerEmbedding.push((performance.now() - t) / b.length);
+    found.forEach((h, i) => {
+      const q = s + i;
+      const ok = h.ids[0] === truth[q];
+      if (ok) hit++;
+      if (identity[q] >= 0) hits.genuineAll++;
+      if (ok) hits[identity[q] >= 0 ? 'genuine' : 'strangers']++;
+    });
+  }
+  const single: number[] = [];
+  for (let q = 0; q < Math.min(64, probes.length); q++) {
+    const t = performance.now();
+    await cm.match([probes[q]]);
+    single.push(performance.now() - t);
+  }
   let agree = 0;
   const diff = { annOnly: 0, exactOnly: 0, different: 0 };
-  for (let q = 0; q < probes.length; q++) {
-    let s = performance.now();
-    const [r] = await cm.match([probes[q]]);
-    times.push(performance.now() - s);
-    s = performance.now();
-    const h = index.searchOne(probes[q], k);
-    indexTimes.push(performance.now() - s);
-    const found = h.ids[0] === truth[q];
-    if (found) hit++;
-    if (identity[q] >= 0) hits.genuineAll++;
-    if (found) hits[identity[q] >= 0 ? 'genuine' : 'strangers']++;
+  results.forEach((r, q) => {
     const e = exactResults[q];
     if (sameDecision(r, e)) agree++;
     else if (r.accepted && !e.accepted) diff.annOnly++;
     else if (e.accepted && !r.accepted) diff.exactOnly++;
     else diff.different++;
-  }
+  });
   const row: AnnRow = {
     source,
     k,
     efSearch: ef,
-    p50Ms: median(times),
-    p99Ms: quantile(times, 0.99),
-    indexP50Ms: median(indexTimes),
-    perSec: 1000 / median(times),
+    p50Ms: median(perEmbedding),
+    p99Ms: quantile(perEmbedding, 0.99),
+    indexP50Ms: median(indexPerEmbedding),
+    singleP50Ms: median(single),
+    perSec: 1000 / median(perEmbedding),
     recallAt1: hit / probes.length,
     recallGenuine: hits.genuine / hits.genuineAll,
     recallStrangers: hits.strangers / (probes.length - hits.genuineAll),
@@ -348,7 +373,8 @@ async function measureAnn(
     ...diff,
   };
   log(
-    `  ann ${source} efSearch ${ef}, k ${k}: p50 ${row.p50Ms.toFixed(3)} ms, p99 ${row.p99Ms.toFixed(3)} ms per embedding (index alone ${row.indexP50Ms.toFixed(3)}); ` +
+    `  ann ${source} expansionSearch ${ef}, k ${k}, batches of ${batch}: p50 ${row.p50Ms.toFixed(3)} ms, p99 ${row.p99Ms.toFixed(3)} ms per embedding ` +
+      `(index alone ${row.indexP50Ms.toFixed(3)}; one probe at a time p50 ${row.singleP50Ms.toFixed(3)} ms); ` +
       `recall@1 ${row.recallAt1.toFixed(4)} (genuine ${row.recallGenuine.toFixed(4)}, strangers ${row.recallStrangers.toFixed(4)}); decisions as exact ${row.agree.toFixed(4)}` +
       (agree < probes.length ? ` (accepted by ann only ${diff.annOnly}, by exact only ${diff.exactOnly}, as another identity ${diff.different})` : ''),
   );

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints the Debian packages (name=version, one a line) the runtime image needs: ffmpeg, and the owners of the
 # system shared libraries that the built native addons (node_modules/**/*.node: the OpenCV binding, onnxruntime,
-# hnswlib) load. Run in the image's build stage after scripts/setup.sh, from the repository root.
+# usearch) load. Run in the image's build stage after scripts/setup.sh, from the repository root.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)

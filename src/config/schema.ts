@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { secretKey } from '../alerts/sign';
+import { DEFAULT_ANN } from '../match/search/ann-params';
 import { CAMERA_NAME_EXPECTED, CAMERA_NAME_PATTERN } from './names';
 
 // ---- leaf helpers: one message per leaf, whatever check fails -------------------------------------------
@@ -187,6 +188,30 @@ export const ConfigSchema = z
          * src/match/search/candidates.ts) instead of scoring every identity in JavaScript. 0: always.
          */
         indexAbove: int(0, 1_000_000_000).default(5_000),
+        /**
+         * The candidate index above indexAbove: 'exact' (the decisions of scoring every identity) or 'approximate'
+         * (an HNSW graph from USearch over 8-bit rows, its candidates re-scored exactly: several times faster at
+         * millions of identities, the exact top identity found for ~99% of probes; its build takes minutes at 1M,
+         * during which the previous gallery version keeps matching). See src/match/search/ann-index.ts.
+         */
+        index: oneOf(['exact', 'approximate'] as const).default('exact'),
+        approximate: z
+          .strictObject({
+            /** Graph degree M. */
+            connectivity: int(2, 256).default(DEFAULT_ANN.connectivity),
+            /** Build-time beam (efConstruction). */
+            expansionAdd: int(1, 10_000).default(DEFAULT_ANN.expansionAdd),
+            /** Query-time beam (efSearch): the speed/recall knob. */
+            expansionSearch: int(1, 10_000).default(DEFAULT_ANN.expansionSearch),
+            /** Rows taken from the graph per embedding and re-scored exactly. */
+            candidates: int(1, 10_000).default(DEFAULT_ANN.candidates),
+            quantization: oneOf(['i8', 'f16', 'f32'] as const).default(DEFAULT_ANN.quantization),
+            /** Native threads for builds and searches; 0 = one per core. */
+            threads: int(0, 1024, ' (0 = one per core)').default(DEFAULT_ANN.threads),
+            /** Share of the gallery's variance the projection may drop. */
+            discardVariance: num(0, 0.5).default(DEFAULT_ANN.discardVariance),
+          })
+          .prefault({}),
       })
       .prefault({}),
     alerts: z

@@ -6,8 +6,9 @@
  *   background when the version has none (the previous snapshot stays live meanwhile). See MatcherSnapshots.
  * - Tracks: per camera a TrackDecider (a camera's records stay on one partition, hence in one process) fed with
  *   each embedding and the face picture; tracks idle for services.match.trackIdleMs are forgotten.
- * - Large galleries (more than matching.indexAbove identities): the snapshot carries an exact candidate index and
- *   each track is decided by the matcher restricted to its candidates (same decisions; src/match/search/).
+ * - Large galleries (more than matching.indexAbove identities): the snapshot carries a candidate index (exact; or
+ *   approximate, with matching.index: approximate) and each track is decided by the matcher restricted to its
+ *   candidates (the same decisions with the exact index; src/match/search/).
  * - Decisions: cooldown per (identity, camera) shared in Redis (SharedCooldown; the window starts after the alert
  *   is published), then an AlertRecord (buildAlert; its id is deterministic from camera, track, identity and track
  *   start, so a replayed record yields the same id) published keyed by camera.
@@ -53,7 +54,10 @@ export async function startMatchService(host: ServiceHost): Promise<void> {
 
   const store = openRedisGallery(url, { prefix: config.redis.prefix, log });
   const follower = new GalleryFollower(store, { log });
-  const snapshots = new MatcherSnapshots({ thresholds: { svm: config.matching.svm, distance: config.matching.distance }, indexAbove: config.matching.indexAbove, log });
+  const snapshots = new MatcherSnapshots({ thresholds: { svm: config.matching.svm, distance: config.matching.distance }, indexAbove: config.matching.indexAbove,
+    index: config.matching.index === 'approximate' ? { kind: 'approximate', params: config.matching.approximate } : { kind: 'exact' },
+    log,
+  });
   const cooldown = new SharedCooldown({ url, prefix: config.redis.prefix, windowMs: config.alerts.cooldownSec * 1000, log });
   const tracks = new CameraTracks(config.services.match.trackIdleMs);
   const pending = new Map<string, PendingAlert>();

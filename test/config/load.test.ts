@@ -198,6 +198,19 @@ http:
     assert.ok(masked.message.includes('cameras.0.url: expected rtsp://, rtsps://, http://, https:// or file path, got "ftp://***@10.0.0.9/live"'), masked.message);
   });
 
+  it('chooses the candidate index of large galleries: exact by default, approximate with its graph parameters', () => {
+    const d = loadConfig({ env: {} });
+    assert.equal(d.matching.index, 'exact');
+    assert.deepEqual(d.matching.approximate, { connectivity: 48, expansionAdd: 400, expansionSearch: 192, candidates: 64, quantization: 'i8', threads: 0, discardVariance: 1e-5 });
+    const c = loadConfig({ env: { FACESTREAM_MATCHING__INDEX: 'approximate', FACESTREAM_MATCHING__APPROXIMATE__EXPANSION_SEARCH: '320' } });
+    assert.equal(c.matching.index, 'approximate');
+    assert.equal(c.matching.approximate.expansionSearch, 320);
+    assert.equal(c.matching.approximate.connectivity, 48, 'sibling defaults kept');
+    const e = configError({ env: { FACESTREAM_MATCHING__INDEX: 'fast', FACESTREAM_MATCHING__APPROXIMATE__CONNECTIVITY: '1' } });
+    assert.ok(e.message.includes('matching.index: expected one of "exact", "approximate", got "fast"'), e.message);
+    assert.ok(e.message.includes('matching.approximate.connectivity: expected integer 2..256, got 1'), e.message);
+  });
+
   it('rejects environment variables that name no setting', () => {
     const e = configError({ env: { FACESTREAM_HTPP__PORT: '1', FACESTREAM_HTTP__PROT: '1', FACESTREAM_HTTP_PORT: '1', FACESTREAM_HTTP__PORT__X: '1' } });
     assert.ok(e.message.includes('FACESTREAM_HTPP__PORT: unknown key "htpp" (did you mean "http"?)'), e.message);

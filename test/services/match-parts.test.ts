@@ -12,7 +12,7 @@ import type { Matcher, MatchResult } from '../../src/match/matcher';
 import { trainGallery } from '../../src/match/svm';
 import type { Snapshot } from '../../src/match/trainer';
 import { CameraTracks } from '../../src/services/match/camera-tracks';
-import { MatcherSnapshots } from '../../src/services/match/matcher-snapshots';
+import { MatcherSnapshots, type MatcherSnapshotsOptions } from '../../src/services/match/matcher-snapshots';
 import { TrackDecider } from '../../src/runtime/track-decider';
 import { EMBEDDER, face, makeWorld, randomUnit, rng, strangers } from '../match/synthetic';
 import { testLogger } from './helpers';
@@ -84,12 +84,16 @@ describe('match service parts', () => {
 });
 
 describe('match service parts: large galleries', () => {
-  test('MatcherSnapshots above indexAbove: the snapshot carries an exact candidate index (built before it goes live); tracks decided on candidates = decided on every identity', async () => {
+  const kinds: [string, MatcherSnapshotsOptions['index']][] = [
+    ['exact', undefined],
+    ['approximate', { kind: 'approximate', params: { connectivity: 16, expansionAdd: 100, expansionSearch: 64, candidates: 16, quantization: 'i8', threads: 1, discardVariance: 1e-5 } }],
+  ];
+  for (const [name, index] of kinds) test(`MatcherSnapshots above indexAbove: the snapshot carries an ${name} candidate index (built before it goes live); tracks decided on candidates = decided on every identity`, async () => {
     const r = rng(11);
     const w = makeWorld(r, 60, 3);
     const v1 = { ...w.gallery, version: 1 };
-    const small = new MatcherSnapshots({ log: testLogger(), thresholds: { distance: 0.5 }, indexAbove: 60 });
-    const large = new MatcherSnapshots({ log: testLogger(), thresholds: { distance: 0.5 }, indexAbove: 10 });
+    const small = new MatcherSnapshots({ log: testLogger(), thresholds: { distance: 0.5 }, indexAbove: 60, index });
+    const large = new MatcherSnapshots({ log: testLogger(), thresholds: { distance: 0.5 }, indexAbove: 10, index });
     try {
       small.offer(snap(v1, true));
       assert.equal(small.current()?.candidates, undefined, '60 identities, indexAbove 60: every identity scored');
@@ -99,6 +103,7 @@ describe('match service parts: large galleries', () => {
       await waitFor(() => large.current() !== undefined);
       const live = large.current()!;
       assert.ok(live.candidates, 'a candidate index above indexAbove');
+      assert.equal(live.candidates.indexKind, name === 'exact' ? 'exact' : 'hnsw');
       assert.equal(large.training, undefined);
 
       // Tracks of 3 faces: 30 of enrolled people, 30 of strangers (half look-alikes); both paths must agree.

@@ -3,10 +3,10 @@
  *
  *   1. candidates from an index, either
  *      - 'svm': the top-k identities by SVM score, from an index over the SVM weights and biases: exact
- *        (ExactIndex with bias: onnxruntime GEMM over every identity) or approximate (HnswIndex.buildScored:
+ *        (ExactIndex with bias: onnxruntime GEMM over every identity) or approximate (AnnIndex.buildScored:
  *        maximum-inner-product search); or
  *      - 'embeddings': the identities owning the top-k nearest enrolled positives (an index over the gallery's
- *        embeddings, e.g. HnswIndex.build over embeddingRows());
+ *        embeddings, e.g. AnnIndex.build over embeddingRows());
  *   2. SVM scores for those candidates only, and the unchanged open-set rule: both done by matcher.ts itself,
  *      run over the gallery and model restricted to the candidates (buildMatcher on a sub-gallery).
  *
@@ -180,6 +180,11 @@ export class CandidateMatcher {
     const union = new Set<number>();
     for (const c of cands) for (const k of c) union.add(k);
     return this.restricted(union);
+  }
+
+  /** The candidate index's kind ('exact' or 'hnsw'). */
+  get indexKind(): GalleryIndex['kind'] {
+    return this.source.index.kind;
   }
 
   /** Releases the index (search fails afterwards). */

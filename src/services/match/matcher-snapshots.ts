@@ -17,7 +17,8 @@ import type { Gallery } from '../../match/gallery';
 import { buildMatcher } from '../../match/matcher';
 import type { GallerySnapshot } from '../../match/redis/follower';
 import type { SvmModel } from '../../match/svm';
-import { releaseCandidateIndex, withCandidateIndex } from '../../match/search/snapshot-index';
+import type { AnnParams } from '../../match/search/ann-params';
+import { releaseCandidateIndex, withCandidateIndex, type CandidateIndexKind } from '../../match/search/snapshot-index';
 import { ModelHolder, type ModelHolderOptions, type Snapshot } from '../../match/trainer';
 import type { Logger } from '../../util/log';
 
@@ -29,6 +30,8 @@ export interface MatcherSnapshotsOptions {
   holder?: ModelHolderOptions;
   /** Galleries with more identities get a candidate index (config matching.indexAbove; default: never). */
   indexAbove?: number;
+  /** Which candidate index (config matching.index and matching.approximate; default exact). */
+  index?: { kind: 'exact' } | { kind: 'approximate'; params: AnnParams };
 }
 
 export type SwapHow = 'stored-model' | 'trained';
@@ -100,7 +103,20 @@ export class MatcherSnapshots extends EventEmitter {
     const indexAbove = this.options.indexAbove ?? Infinity;
     if (gallery.identities.length <= indexAbove) return this.adopt(base, how);
     this.indexing = { seq: base.seq, version: gallery.version };
-    withCandidateIndex(base, indexAbove).then(
+    const chosen = this.options.index ?? { kind: 'exact' };
+    let indexKind: CandidateIndexKind = chosen;
+    if (chosen.kind === 'approximate') {
+      // A graph over a million identities takes minutes: log its progress (about every 10%).
+      const started = Date.now();
+      let logged = 0;
+      const onProgress = (done: number, total: number): void => {
+        if (done < total && done - logged < total / 10) return;
+        logged = done;
+        this.options.log.info({ galleryVersion: gallery.version, done, total, seconds: Math.round((Date.now() - started) / 1000) }, 'building the approximate candidate index');
+      };
+      indexKind = { ...chosen, onProgress };
+    }
+    withCandidateIndex(base, indexAbove, indexKind).then(
       (next) => {
         if (this.seq !== base.seq || this.closed) return releaseCandidateIndex(next, 0);
         this.adopt(next, how);

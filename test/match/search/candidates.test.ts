@@ -14,26 +14,29 @@ import { addIdentity, addNegatives, createGallery, type Gallery, setThresholds }
 import { buildMatcher, type MatchResult } from '../../../src/match/matcher';
 import { CandidateMatcher, embeddingRows } from '../../../src/match/search/candidates';
 import { ExactIndex } from '../../../src/match/search/exact-index';
-import { HnswIndex } from '../../../src/match/search/hnsw-index';
+import { AnnIndex, type AnnParams } from '../../../src/match/search/ann-index';
 import { type SvmModel, trainGallery } from '../../../src/match/svm';
 import { ModelRegistry } from '../../../src/models/registry';
 import { embedImages } from '../../../src/pipeline/images';
 import { sharedDir, skipWithoutShared } from '../../support/shared';
 import { DIM, EMBEDDER, face, lookalike, makeWorld, randomUnit, rng, strangers } from '../synthetic';
 
+/** A small graph for test galleries (hundreds of rows). */
+const ANN: AnnParams = { connectivity: 16, expansionAdd: 100, expansionSearch: 64, candidates: 16, quantization: 'i8', threads: 1, discardVariance: 1e-5 };
+
 /**
- * The candidate sources over one gallery: SVM top-2 exact (GEMM) and from HNSW over the scorers; nearest positives
- * exact and from HNSW.
+ * The candidate sources over one gallery: SVM top-2 exact (GEMM) and from the approximate index (HNSW) over the
+ * scorers; nearest positives exact and from the approximate index.
  */
 async function sources(gallery: Gallery, model: SvmModel, k = 16) {
   const svm = CandidateMatcher.create(gallery, model, {
     kind: 'svm',
     index: await ExactIndex.create(model.weights, gallery.dim, { bias: model.bias, jsMaxRows: 0, chunkRows: 8 }),
   });
-  const svmHnsw = CandidateMatcher.create(gallery, model, {
+  const svmAnn = CandidateMatcher.create(gallery, model, {
     kind: 'svm',
-    index: await HnswIndex.buildScored(model.weights, model.bias, gallery.dim, { M: 16, efConstruction: 100, efSearch: 64, seed: 1 }),
-    k: 4,
+    index: await AnnIndex.buildScored(model.weights, model.bias, gallery.dim, ANN),
+    k: 2,
   });
   const rows = embeddingRows(gallery);
   const nearestExact = CandidateMatcher.create(gallery, model, {
@@ -42,13 +45,13 @@ async function sources(gallery: Gallery, model: SvmModel, k = 16) {
     owner: rows.owner,
     k,
   });
-  const nearestHnsw = CandidateMatcher.create(gallery, model, {
+  const nearestAnn = CandidateMatcher.create(gallery, model, {
     kind: 'embeddings',
-    index: await HnswIndex.build(rows.rows, gallery.dim, { M: 16, efConstruction: 100, efSearch: 64, seed: 1 }),
+    index: await AnnIndex.build(rows.rows, gallery.dim, ANN),
     owner: rows.owner,
     k,
   });
-  return { svm, svmHnsw, nearestExact, nearestHnsw };
+  return { svm, svmAnn, nearestExact, nearestAnn };
 }
 
 /**
@@ -104,11 +107,11 @@ test('synthetic gallery: the candidate path decides exactly as the all-identitie
   t.diagnostic(`all-identities matcher: ${JSON.stringify(counts)}`);
   assert.ok(counts.accepted >= 100 && counts['distance-too-large'] + counts['below-svm-threshold'] >= 100, 'probes exercise acceptance and rejection');
 
-  const { svm, svmHnsw, nearestExact, nearestHnsw } = await sources(gallery, model);
+  const { svm, svmAnn, nearestExact, nearestAnn } = await sources(gallery, model);
   // SVM top-2 from the GEMM index: identical results, runner-up included; top-4 from HNSW over the scorers too.
   assert.deepEqual(await svm.match(probes), want);
-  assert.deepEqual(await svmHnsw.match(probes), want);
-  for (const [name, cm] of [['nearest positives (exact)', nearestExact], ['nearest positives (HNSW)', nearestHnsw]] as const) {
+  assert.deepEqual(await svmAnn.match(probes), want);
+  for (const [name, cm] of [['nearest positives (exact)', nearestExact], ['nearest positives (HNSW)', nearestAnn]] as const) {
     const other = sameDecisions(name, gallery, await cm.match(probes), want, await cm.candidates(probes));
     t.diagnostic(`${name}: ${other} rejected probes had another (rejected) candidate, their top SVM identity owning none of the 16 nearest positives`);
     assert.ok(other <= 10, `${other} probes named another candidate (2 measured)`);
@@ -136,7 +139,7 @@ test('tracks: majority, best and mean aggregate over the union of candidates exa
   const model = trainGallery(g0);
   const gallery = setThresholds(g0, calibrate(g0, model, strangers(r, centres, 400), 0.02).thresholds);
   const full = buildMatcher(gallery, model);
-  const { svm, svmHnsw, nearestHnsw } = await sources(gallery, model);
+  const { svm, svmAnn, nearestAnn } = await sources(gallery, model);
   let accepted = 0;
   for (let i = 0; i < 60; i++) {
     const c = i % 3 === 0 ? randomUnit(r) : i % 3 === 1 ? lookalike(r, centres[i % 20], 0.6) : centres[i % 20];
@@ -146,10 +149,10 @@ test('tracks: majority, best and mean aggregate over the union of candidates exa
       const want = full.matchTrack(crops, aggregate);
       if (want.accepted) accepted++;
       assert.deepEqual(await svm.matchTrack(crops, aggregate), want, `track ${i} ${aggregate}`);
-      assert.deepEqual(await svmHnsw.matchTrack(crops, aggregate), want, `track ${i} ${aggregate} (HNSW scorers)`);
-      const viaHnsw = await nearestHnsw.matchTrack(crops, aggregate);
-      assert.equal(viaHnsw.accepted, want.accepted, `track ${i} ${aggregate} (HNSW)`);
-      assert.equal(viaHnsw.identity, want.identity, `track ${i} ${aggregate} (HNSW)`);
+      assert.deepEqual(await svmAnn.matchTrack(crops, aggregate), want, `track ${i} ${aggregate} (HNSW scorers)`);
+      const viaAnn = await nearestAnn.matchTrack(crops, aggregate);
+      assert.equal(viaAnn.accepted, want.accepted, `track ${i} ${aggregate} (HNSW)`);
+      assert.equal(viaAnn.identity, want.identity, `track ${i} ${aggregate} (HNSW)`);
     }
   }
   assert.ok(accepted >= 40 && accepted <= 150, `accepted track decisions: ${accepted}/180`);
@@ -162,12 +165,12 @@ test('enrolled negatives still veto through the candidate path', async () => {
   const g = setThresholds(addNegatives(gallery, 'p0', EMBEDDER, Array.from({ length: 5 }, () => face(r, twin, 0.07))), { svm: -100, distance: 10 });
   const model = trainGallery(g);
   const full = buildMatcher(g, model);
-  const { svm, nearestHnsw } = await sources(g, model);
+  const { svm, nearestAnn } = await sources(g, model);
   const probes = [...Array.from({ length: 100 }, () => face(r, twin, 0.07)), ...Array.from({ length: 50 }, () => face(r, centres[0], 0.07))];
   const want = probes.map((p) => full.match(p));
   assert.ok(want.some((x) => x.reason === 'closer-to-negative'));
   assert.deepEqual(await svm.match(probes), want);
-  sameDecisions('HNSW', g, await nearestHnsw.match(probes), want, await nearestHnsw.candidates(probes));
+  sameDecisions('HNSW', g, await nearestAnn.match(probes), want, await nearestAnn.candidates(probes));
 });
 
 test('a model or index that does not fit the gallery is refused', async () => {
@@ -226,10 +229,10 @@ test('real gallery (lfw-dev, mtcnn + faceapi-resnet128): same decisions as the a
   t.diagnostic(`${g.identities.length} identities, ${probes.length} probes: ${JSON.stringify(tally(want))}`);
   assert.ok(g.identities.length >= 28 && probes.length >= 90);
   assert.ok(want.filter((x) => x.accepted).length >= 30 && want.filter((x) => !x.accepted).length >= 10);
-  const { svm, svmHnsw, nearestExact, nearestHnsw } = await sources(g, model, 8);
+  const { svm, svmAnn, nearestExact, nearestAnn } = await sources(g, model, 8);
   assert.deepEqual(await svm.match(probes), want);
-  assert.deepEqual(await svmHnsw.match(probes), want);
-  for (const [name, cm] of [['exact', nearestExact], ['HNSW', nearestHnsw]] as const) {
+  assert.deepEqual(await svmAnn.match(probes), want);
+  for (const [name, cm] of [['exact', nearestExact], ['HNSW', nearestAnn]] as const) {
     const other = sameDecisions(name, g, await cm.match(probes), want, await cm.candidates(probes));
     t.diagnostic(`nearest positives (${name}), k 8: ${other} rejected probes named another candidate`);
   }

@@ -1,0 +1,332 @@
+/**
+ * Approximate gallery search: an HNSW graph from USearch (npm `usearch`, prebuilt N-API binaries, SimSIMD
+ * distance kernels), over 8-bit quantised rows, with the graph's candidates re-scored exactly in float32.
+ *
+ * Rows are linear scorers (an SVM's weights w_i and biases b_i: score w_i·x + b_i) or plain points (unit
+ * embeddings: score = inner product). The graph holds each row centred, projected on its principal axes and
+ * augmented to a unit vector, so that the best score is the nearest row by angle (ann-reduction.ts), stored as int8
+ * (x127): a quarter of float32's memory and cheap VNNI dot products. Quantisation and the dropped variance blur
+ * close scores, so each query asks the graph for `candidates` rows (default 64, at least k), scores those exactly
+ * against the float32 rows the index keeps a reference to, and returns the k best by exact score. The graph's job
+ * is only to get the exact best among its candidates.
+ *
+ * Measured with bench:distributed on synthetic galleries shaped like LFW faces (bench/distributed/synthetic.ts),
+ * 2 shared cores, recall@1 = the exact path's top identity found: see README. The speed/recall knob is
+ * expansionSearch (the query-time beam); connectivity (M) and expansionAdd (build-time beam) set the graph's
+ * quality and its build time (1M scorers: minutes, so builds report progress and can be saved and loaded).
+ *
+ * Threads: USearch searches a batch on `threads` native threads (0 = one per core) and blocks the calling thread
+ * meanwhile; search() and the build work in slices and yield to the event loop between them (a search slice of 32
+ * queries takes ~10 ms at 1M rows, a build slice of 500 rows ~0.3 s), so a service keeps serving while it builds.
+ * USearch crashes the process on a damaged index file, so load() checks the file's sha256 first.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { type BatchMatches, Index as UsearchGraph, type Matches, MetricKind, type ScalarKind } from 'usearch';
+import { type AnnParams, checkParams, DEFAULT_ANN } from './ann-params';
+import { fitAxes, loadReduction, projectRow, type Reduction, saveReduction, type SavedReduction, storedQuery, storedRow } from './ann-reduction';
+import { checkQueries, type GalleryIndex, rowCount, type SearchHits } from './types';
+
+export { type AnnParams, type AnnQuantization, DEFAULT_ANN } from './ann-params';
+
+export interface AnnBuildOptions {
+  /** Called after every slice of rows added, and at the end. */
+  onProgress?: (done: number, total: number) => void;
+  /** Rows added per slice between yields to the event loop (default 500: ~0.3 s at 1M rows on 2 cores). */
+  sliceRows?: number;
+}
+
+/** What save() writes to `<file>.json`: what the graph was built from and how. */
+interface SavedDescription {
+  format: 'facestream-ann-1';
+  library: string;
+  dim: number;
+  scored: boolean;
+  size: number;
+  params: Omit<AnnParams, 'expansionSearch' | 'candidates' | 'threads'>;
+  reduction: SavedReduction;
+  /** sha256 of the float32 rows (and biases): a file built from other rows is refused. */
+  rowsSha256: string;
+  /** sha256 of the graph file: USearch crashes the process on a damaged file, so it is checked before loading. */
+  fileSha256: string;
+}
+
+/** Queries searched per native call in search() (then the event loop gets a turn: ~30 ms at 1M rows). */
+const SEARCH_SLICE = 64;
+
+
+async function fileDigest(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+function rowsDigest(rows: Float32Array, bias: Float32Array | undefined): string {
+  const h = createHash('sha256');
+  h.update(Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength));
+  if (bias) h.update(Buffer.from(bias.buffer, bias.byteOffset, bias.byteLength));
+  return h.digest('hex');
+}
+
+function checkBias(bias: Float32Array, n: number, what: string): void {
+  if (!(bias instanceof Float32Array) || bias.length !== n) {
+    throw new RangeError(`${what}: bias must be a Float32Array of ${n} values (one per row), got ${bias instanceof Float32Array ? bias.length : typeof bias}`);
+  }
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class AnnIndex implements GalleryIndex {
+  readonly kind = 'hnsw' as const;
+  private closed = false;
+  /** Width of a stored row: the reduction's components + 1 augmentation. */
+  private readonly width: number;
+
+  private constructor(
+    private graph: UsearchGraph | undefined,
+    /** The float32 rows (and biases) candidates are re-scored against: the caller's arrays, not copies. */
+    private readonly rows: Float32Array,
+    private readonly bias: Float32Array | undefined,
+    readonly dim: number,
+    readonly size: number,
+    readonly params: Readonly<AnnParams>,
+    private readonly reduction: Reduction,
+    private readonly digest: string,
+  ) {
+    this.width = reduction.components + 1;
+  }
+
+  /** Dimensions the graph searches in (principal axes kept + 1), and the share of variance dropped. */
+  get reduced(): { width: number; discarded: number } {
+    return { width: this.width, discarded: this.reduction.discarded };
+  }
+
+  /** An index over plain rows (n x dim, row-major; score = inner product); row r is id r. Keeps a reference to `rows`. */
+  static async build(rows: Float32Array, dim: number, params: AnnParams = DEFAULT_ANN, options: AnnBuildOptions = {}): Promise<AnnIndex> {
+    return AnnIndex.construct(rows, undefined, dim, params, options);
+  }
+
+  /** An index whose score for query x is weights[r]·x + bias[r]; row r is id r. Keeps references to both arrays. */
+  static async buildScored(weights: Float32Array, bias: Float32Array, dim: number, params: AnnParams = DEFAULT_ANN, options: AnnBuildOptions = {}): Promise<AnnIndex> {
+    checkBias(bias, rowCount(weights, dim, 'AnnIndex.buildScored'), 'AnnIndex.buildScored');
+    return AnnIndex.construct(weights, bias, dim, params, options);
+  }
+
+  private static async construct(rows: Float32Array, bias: Float32Array | undefined, dim: number, params: AnnParams, options: AnnBuildOptions): Promise<AnnIndex> {
+    checkParams(params);
+    const n = rowCount(rows, dim, 'AnnIndex.build');
+    let reduction: Reduction;
+    try {
+      reduction = fitAxes(rows, bias, dim, n, params.discardVariance);
+    } catch (err) {
+      throw new RangeError(`AnnIndex.build: ${(err as Error).message}`);
+    }
+    const slice = Math.max(1, options.sliceRows ?? 500);
+    const scratch = new Float64Array(reduction.inputDim);
+    const p = new Float64Array(reduction.components);
+    let r2 = 0;
+    for (let start = 0; start < n; start += slice) {
+      for (let r = start, end = Math.min(n, start + slice); r < end; r++) r2 = Math.max(r2, projectRow(reduction, rows, bias, dim, r, scratch, p));
+      if (start + slice < n) await yieldToLoop();
+    }
+    reduction.radius = Math.sqrt(r2) || 1;
+    const index = new AnnIndex(undefined, rows, bias, dim, n, { ...params }, reduction, rowsDigest(rows, bias));
+    const graph = index.newGraph(params.expansionSearch);
+    index.graph = graph;
+    const w = index.width;
+    for (let start = 0; start < n; start += slice) {
+      const m = Math.min(slice, n - start);
+      const block = new Float32Array(m * w);
+      const keys = new BigUint64Array(m);
+      for (let t = 0; t < m; t++) {
+        keys[t] = BigInt(start + t);
+        storedRow(reduction, rows, bias, dim, start + t, scratch, p, block.subarray(t * w, (t + 1) * w));
+      }
+      graph.add(keys, block, params.threads);
+      options.onProgress?.(start + m, n);
+      if (start + m < n) await yieldToLoop();
+    }
+    if (n === 0) options.onProgress?.(0, 0);
+    return index;
+  }
+
+  /**
+   * Reads an index written by save(), over the same rows (and biases) it was built from: the description
+   * (`<file>.json`) must match their dimension, kind, count and digest. Parameters are the file's except
+   * expansionSearch, candidates and threads, which may be given.
+   */
+  static async load(
+    file: string,
+    rows: Float32Array,
+    dim: number,
+    options: { bias?: Float32Array; expansionSearch?: number; candidates?: number; threads?: number } = {},
+  ): Promise<AnnIndex> {
+    const n = rowCount(rows, dim, 'AnnIndex.load');
+    const bias = options.bias;
+    if (bias) checkBias(bias, n, 'AnnIndex.load');
+    let saved: SavedDescription;
+    try {
+      saved = JSON.parse(await readFile(`${file}.json`, 'utf8')) as SavedDescription;
+    } catch (err) {
+      throw new Error(`ANN index ${file}: cannot read its description ${file}.json (${(err as Error).message}); expected files written by AnnIndex.save()`);
+    }
+    if (saved.format !== 'facestream-ann-1') throw new Error(`ANN index ${file}: unknown description format ${JSON.stringify(saved.format)}`);
+    const scored = bias !== undefined;
+    const kind = (sc: boolean): string => (sc ? 'scorers' : 'points');
+    if (saved.dim !== dim || saved.scored !== scored) throw new Error(`ANN index ${file} holds ${saved.dim}-d ${kind(saved.scored)}, expected ${dim}-d ${kind(scored)}`);
+    if (saved.size !== n) throw new Error(`ANN index ${file} holds ${saved.size} rows, expected ${n} (stale file: rebuild it)`);
+    const digest = rowsDigest(rows, bias);
+    if (saved.rowsSha256 !== digest) throw new Error(`ANN index ${file} was built from other rows than these (digest differs: stale file, rebuild it)`);
+    const params: AnnParams = {
+      ...saved.params,
+      expansionSearch: options.expansionSearch ?? DEFAULT_ANN.expansionSearch,
+      candidates: options.candidates ?? DEFAULT_ANN.candidates,
+      threads: options.threads ?? DEFAULT_ANN.threads,
+    };
+    checkParams(params);
+    let reduction: Reduction;
+    try {
+      reduction = loadReduction(saved.reduction, dim + (scored ? 1 : 0));
+    } catch (err) {
+      throw new Error(`ANN index ${file}: ${(err as Error).message}`);
+    }
+    const index = new AnnIndex(undefined, rows, bias, dim, n, params, reduction, digest);
+    let sha: string;
+    try {
+      sha = await fileDigest(file);
+    } catch (err) {
+      throw new Error(`ANN index ${file}: cannot read it (${(err as Error).message})`);
+    }
+    if (sha !== saved.fileSha256) throw new Error(`ANN index ${file}: the file differs from the one its description was written for (damaged or replaced: rebuild it)`);
+    const graph = index.newGraph(params.expansionSearch);
+    try {
+      graph.load(file);
+    } catch (err) {
+      throw new Error(`ANN index ${file}: cannot read it (${(err as Error).message})`);
+    }
+    if (graph.size() !== n) throw new Error(`ANN index ${file} holds ${graph.size()} rows in its graph, its description says ${n}`);
+    index.graph = graph;
+    return index;
+  }
+
+  /** Writes the graph (USearch's format) to `file` and its description to `<file>.json`, each through a rename. */
+  async save(file: string): Promise<void> {
+    const graph = this.open();
+    graph.save(`${file}.tmp`);
+    const { connectivity, expansionAdd, quantization, discardVariance } = this.params;
+    const d: SavedDescription = {
+      format: 'facestream-ann-1',
+      library: `usearch ${usearchVersion()}`,
+      dim: this.dim,
+      scored: this.bias !== undefined,
+      size: this.size,
+      params: { connectivity, expansionAdd, quantization, discardVariance },
+      reduction: saveReduction(this.reduction),
+      rowsSha256: this.digest,
+      fileSha256: await fileDigest(`${file}.tmp`),
+    };
+    await writeFile(`${file}.json.tmp`, `${JSON.stringify(d)}\n`);
+    await rename(`${file}.tmp`, file);
+    await rename(`${file}.json.tmp`, `${file}.json`);
+  }
+
+  /**
+   * The k best rows of each query by exact score, taken from the graph's `candidates` (or k, if larger) per query.
+   * Batches are searched on params.threads native threads, SEARCH_SLICE queries per call.
+   */
+  async search(queries: readonly Float32Array[], k: number): Promise<SearchHits[]> {
+    this.open();
+    checkQueries(queries, this.dim, k);
+    const kk = Math.min(k, this.size);
+    const out: SearchHits[] = [];
+    if (kk === 0) return queries.map(() => ({ ids: new Int32Array(0), scores: new Float32Array(0) }));
+    const ask = Math.min(this.size, Math.max(kk, this.params.candidates));
+    for (let s = 0; s < queries.length; s += SEARCH_SLICE) {
+      if (s > 0) await yieldToLoop();
+      const graph = this.open(); // closed while we yielded: fail rather than touch a released index
+      const slice = queries.slice(s, s + SEARCH_SLICE);
+      const packed = new Float32Array(slice.length * this.width);
+      slice.forEach((q, i) => storedQuery(this.reduction, q, this.dim, packed.subarray(i * this.width, (i + 1) * this.width)));
+      const res = graph.search(packed, ask, this.params.threads) as BatchMatches | Matches;
+      // One query gives Matches (its hits only), several give BatchMatches (ask slots each, `counts` filled).
+      // Row ids are below 2^32: read the low halves of the 64-bit keys (little-endian) rather than a BigInt each.
+      const low = new Uint32Array(res.keys.buffer, res.keys.byteOffset, res.keys.length * 2);
+      const found = (i: number): Uint32Array =>
+        'counts' in res ? low.subarray(2 * i * ask, 2 * (i * ask + Number(res.counts[i]))) : low;
+      slice.forEach((q, i) => out.push(this.rescore(q, found(i), kk)));
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    // USearch frees the native index with its JS object; dropping ours lets that happen.
+    this.closed = true;
+    this.graph = undefined;
+  }
+
+  private newGraph(expansionSearch: number): UsearchGraph {
+    const p = this.params;
+    return new UsearchGraph({
+      dimensions: this.width,
+      metric: MetricKind.IP,
+      quantization: p.quantization as ScalarKind,
+      connectivity: p.connectivity,
+      expansion_add: p.expansionAdd,
+      expansion_search: expansionSearch,
+      multi: false,
+    });
+  }
+
+  /**
+   * Exact scores of the candidates (`keys`: their 64-bit ids as pairs of 32-bit words, low first); the k best, best
+   * first (ties: lower row first), by insertion (k is small).
+   */
+  private rescore(q: Float32Array, keys: Uint32Array, k: number): SearchHits {
+    const dim = this.dim;
+    const m = keys.length >> 1;
+    const take = Math.min(k, m);
+    const ids = new Int32Array(take);
+    const scores = new Float32Array(take);
+    const rows = this.rows;
+    const bias = this.bias;
+    let filled = 0;
+    for (let t = 0; t < m; t++) {
+      const r = keys[2 * t];
+      let s = bias ? bias[r] : 0;
+      for (let j = 0, o = r * dim; j < dim; j++) s += rows[o + j] * q[j];
+      const f = Math.fround(s);
+      // Position among the kept: after every better score (and every equal one of a lower row).
+      let at = filled;
+      while (at > 0 && (scores[at - 1] < f || (scores[at - 1] === f && ids[at - 1] > r))) at--;
+      if (at >= take) continue;
+      for (let m = Math.min(filled, take - 1); m > at; m--) {
+        ids[m] = ids[m - 1];
+        scores[m] = scores[m - 1];
+      }
+      ids[at] = r;
+      scores[at] = f;
+      if (filled < take) filled++;
+    }
+    return { ids, scores };
+  }
+
+  private open(): UsearchGraph {
+    if (this.closed || !this.graph) throw new Error('AnnIndex: used after close()');
+    return this.graph;
+  }
+}
+
+let cachedVersion: string | undefined;
+/** The installed usearch package's version (recorded in saved descriptions). */
+function usearchVersion(): string {
+  if (!cachedVersion) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      cachedVersion = (require('usearch/package.json') as { version: string }).version;
+    } catch {
+      cachedVersion = 'unknown';
+    }
+  }
+  return cachedVersion;
+}
