@@ -16,8 +16,9 @@
  * quality and its build time (1M scorers: minutes, so builds report progress and can be saved and loaded).
  *
  * Threads: USearch searches a batch on `threads` native threads (0 = one per core) and blocks the calling thread
- * meanwhile; search() and the build work in slices and yield to the event loop between them (a search slice of 32
- * queries takes ~10 ms at 1M rows, a build slice of 500 rows ~0.3 s), so a service keeps serving while it builds.
+ * meanwhile; search() and the build work in slices and yield to the event loop between them (a search slice of 64
+ * queries takes ~30 ms at 1M rows, a build slice of 500 rows ~0.3 s; fitting the projection, once, ~2 s), so a
+ * service keeps serving while it builds.
  * USearch crashes the process on a damaged index file, so load() checks the file's sha256 first.
  */
 import { createHash } from 'node:crypto';
@@ -54,7 +55,6 @@ interface SavedDescription {
 
 /** Queries searched per native call in search() (then the event loop gets a turn: ~30 ms at 1M rows). */
 const SEARCH_SLICE = 64;
-
 
 async function fileDigest(file: string): Promise<string> {
   const h = createHash('sha256');
