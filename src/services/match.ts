@@ -54,7 +54,9 @@ export async function startMatchService(host: ServiceHost): Promise<void> {
 
   const store = openRedisGallery(url, { prefix: config.redis.prefix, log });
   const follower = new GalleryFollower(store, { log });
-  const snapshots = new MatcherSnapshots({ thresholds: { svm: config.matching.svm, distance: config.matching.distance }, indexAbove: config.matching.indexAbove,
+  const snapshots = new MatcherSnapshots({
+    thresholds: { svm: config.matching.svm, distance: config.matching.distance },
+    indexAbove: config.matching.indexAbove,
     index: config.matching.index === 'approximate' ? { kind: 'approximate', params: config.matching.approximate } : { kind: 'exact' },
     log,
   });

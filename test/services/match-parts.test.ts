@@ -142,6 +142,31 @@ describe('match service parts: large galleries', () => {
   });
 });
 
+describe('match service parts: approximate index builds', () => {
+  test('a newer gallery version abandons the approximate build of the older one; only the newer goes live', async () => {
+    const r = rng(12);
+    const w = makeWorld(r, 40, 3);
+    const v1 = { ...w.gallery, version: 1 };
+    const v2 = { ...addIdentity(v1, { name: 'Late', embedder: EMBEDDER, embeddings: [face(r, randomUnit(r))] }).gallery, version: 2 };
+    const params = { connectivity: 16, expansionAdd: 100, expansionSearch: 64, candidates: 16, quantization: 'i8' as const, threads: 1, discardVariance: 1e-5 };
+    const snaps = new MatcherSnapshots({ log: testLogger(), indexAbove: 10, index: { kind: 'approximate', params } });
+    const abandoned: number[] = [];
+    const live: number[] = [];
+    snaps.on('abandoned', (v: number) => abandoned.push(v));
+    snaps.on('swap', (s: { gallery: { version: number } }) => live.push(s.gallery.version));
+    try {
+      snaps.offer(snap(v1, true));
+      snaps.offer(snap(v2, true)); // before v1's graph is built
+      await waitFor(() => snaps.current()?.gallery.version === 2 && abandoned.length === 1);
+      assert.deepEqual(abandoned, [1]);
+      assert.deepEqual(live, [2], 'version 1 never went live');
+      assert.equal(snaps.current()!.candidates?.indexKind, 'hnsw');
+    } finally {
+      await snaps.close();
+    }
+  });
+});
+
 async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {

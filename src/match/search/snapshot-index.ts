@@ -15,7 +15,9 @@ import type { GalleryIndex } from './types';
 import type { Snapshot } from '../trainer';
 
 /** Which index a large gallery gets; `approximate` carries the graph's parameters. */
-export type CandidateIndexKind = { kind: 'exact' } | { kind: 'approximate'; params: AnnParams; onProgress?: (done: number, total: number) => void };
+export type CandidateIndexKind =
+  | { kind: 'exact' }
+  | { kind: 'approximate'; params: AnnParams; onProgress?: (done: number, total: number) => void; signal?: AbortSignal };
 
 /** Top SVM scores taken as candidates per embedding: the best and the runner-up, as matcher.ts looks at. */
 export const SVM_CANDIDATES = 2;
@@ -26,7 +28,7 @@ export async function withCandidateIndex(s: Snapshot, indexAbove: number, how: C
   const index: GalleryIndex =
     how.kind === 'exact'
       ? await ExactIndex.create(s.model.weights, s.gallery.dim, { bias: s.model.bias })
-      : await AnnIndex.buildScored(s.model.weights, s.model.bias, s.gallery.dim, how.params, { onProgress: how.onProgress });
+      : await AnnIndex.buildScored(s.model.weights, s.model.bias, s.gallery.dim, how.params, { onProgress: how.onProgress, signal: how.signal });
   try {
     // The snapshot's gallery already carries the configured threshold overrides (as its matcher does).
     return { ...s, candidates: CandidateMatcher.create(s.gallery, s.model, { kind: 'svm', index, k: SVM_CANDIDATES }) };

@@ -44,6 +44,8 @@ export class MatcherSnapshots extends EventEmitter {
   private closed = false;
   /** The snapshot whose candidate index is being built, if any. */
   private indexing: { seq: number; version: number } | undefined;
+  /** Stops the approximate build in progress (minutes at 1M identities) once a newer version makes it useless. */
+  private building: AbortController | undefined;
   private readonly holder: ModelHolder;
 
   constructor(private readonly options: MatcherSnapshotsOptions) {
@@ -89,6 +91,7 @@ export class MatcherSnapshots extends EventEmitter {
   async close(): Promise<void> {
     this.wanted = undefined;
     this.closed = true;
+    this.building?.abort();
     releaseCandidateIndex(this.live, 0);
     await this.holder.close();
   }
@@ -100,6 +103,8 @@ export class MatcherSnapshots extends EventEmitter {
    */
   private swap(gallery: Gallery, model: SvmModel, how: SwapHow): void {
     const base: Snapshot = { gallery, model, matcher: buildMatcher(gallery, model), seq: ++this.seq };
+    this.building?.abort(); // an older version's graph would be thrown away when done
+    this.building = undefined;
     const indexAbove = this.options.indexAbove ?? Infinity;
     if (gallery.identities.length <= indexAbove) return this.adopt(base, how);
     this.indexing = { seq: base.seq, version: gallery.version };
@@ -114,14 +119,21 @@ export class MatcherSnapshots extends EventEmitter {
         logged = done;
         this.options.log.info({ galleryVersion: gallery.version, done, total, seconds: Math.round((Date.now() - started) / 1000) }, 'building the approximate candidate index');
       };
-      indexKind = { ...chosen, onProgress };
+      this.building = new AbortController();
+      indexKind = { ...chosen, onProgress, signal: this.building.signal };
     }
+    const signal = this.building?.signal;
     withCandidateIndex(base, indexAbove, indexKind).then(
       (next) => {
         if (this.seq !== base.seq || this.closed) return releaseCandidateIndex(next, 0);
         this.adopt(next, how);
       },
       (err: Error) => {
+        if (signal?.aborted) {
+          this.options.log.info({ galleryVersion: gallery.version }, 'candidate index build abandoned: a newer gallery version arrived');
+          this.emit('abandoned', gallery.version);
+          return;
+        }
         this.options.log.error({ galleryVersion: gallery.version, err: err.message }, 'building the candidate index failed; this gallery version scores every identity');
         if (this.seq !== base.seq || this.closed) return;
         this.adopt(base, how);

@@ -187,3 +187,22 @@ test('rows spanning few dimensions are searched in those (plus the augmentation)
   });
   assert.ok(hits >= 98, `recall@1 ${hits}/100`);
 });
+
+test('a build can be cancelled: it stops between slices and rejects with an AbortError', async () => {
+  const { rows } = unitRows(41, 2000);
+  const before = new AbortController();
+  before.abort();
+  await assert.rejects(AnnIndex.build(rows, DIM, SMALL, { signal: before.signal }), { name: 'AbortError' });
+  const during = new AbortController();
+  const progress: number[] = [];
+  const build = AnnIndex.build(rows, DIM, SMALL, {
+    sliceRows: 500,
+    signal: during.signal,
+    onProgress: (done) => {
+      progress.push(done);
+      if (done === 1000) during.abort();
+    },
+  });
+  await assert.rejects(build, { name: 'AbortError' });
+  assert.deepEqual(progress, [500, 1000], 'no slice added after the abort');
+});
