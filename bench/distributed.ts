@@ -11,7 +11,7 @@
  *   (c) frame → alert latency through Kafka (bench/distributed/kafka-latency.ts).
  *
  *   node dist/bench/distributed.js [--sections embed,match,latency] [--sizes 1k,10k,100k,1M] [--batch 256]
- *       [--queries 1024] [--ef 128,160,192,224,256] [--ann-m 48] [--ann-ef-construction 400] [--ann-candidates 64]
+ *       [--queries 4096] [--ef 128,160,192,224,256] [--ann-m 48] [--ann-ef-construction 400] [--ann-candidates 64]
  *       [--ann-batch 64] [--ann-k 16] [--cache-dir DIR] [--seed 1] [--seconds 8] [--embed-batches 8,32]
  *       [--model faceapi-resnet128]
  *
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     .option('--sections <list>', 'which parts to run: embed, match, latency', 'embed,match,latency')
     .option('--sizes <list>', 'gallery sizes (identities)', '1k,10k,100k,1M')
     .option('--batch <n>', 'probes per batch for the batched exact path', '256')
-    .option('--queries <n>', 'probes per gallery size (half genuine, half strangers)', '1024')
+    .option('--queries <n>', 'probes per gallery size (half genuine, half strangers; 4096: recall@1 0.99 ± 0.0016 standard error)', '4096')
     .option('--single-queries <n>', 'probes timed one at a time on the exact path', '10')
     .option('--ef <list>', 'approximate index: expansionSearch (efSearch) values to measure (none: skip the approximate indexes)', '128,160,192,224,256')
     .option('--ann-m <n>', 'approximate index: connectivity (HNSW M)', String(DEFAULT_ANN.connectivity))

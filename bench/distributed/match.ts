@@ -24,6 +24,7 @@ import { CandidateMatcher } from '../../src/match/search/candidates';
 import { EXACT_IO, plainProductModel } from '../../src/match/search/exact-graph';
 import { ExactIndex } from '../../src/match/search/exact-index';
 import { AnnIndex, type AnnParams } from '../../src/match/search/ann-index';
+import { REDUCTION_LAYOUT } from '../../src/match/search/ann-reduction';
 import { galleryShape, resolveSvmOptions, type SvmModel } from '../../src/match/svm';
 import { alternate, median, quantile } from './measure';
 import { DIM, makeGallery, makeProbes, type SyntheticGallery } from './synthetic';
@@ -132,7 +133,7 @@ interface Built {
 /** The approximate index's file for this gallery and source: built (with progress) and saved once, then reused. */
 async function annFileFor(g: SyntheticGallery, source: 'svm' | 'emb', o: MatchBenchOptions): Promise<Built> {
   const p = o.ann;
-  const file = path.join(o.cacheDir, `ann-${source}-${DATA_VERSION}-n${g.n}-seed${g.seed}-M${p.connectivity}-efc${p.expansionAdd}-${p.quantization}.usearch`);
+  const file = path.join(o.cacheDir, `ann-${source}-${DATA_VERSION}-n${g.n}-seed${g.seed}-M${p.connectivity}-efc${p.expansionAdd}-${p.quantization}-dv${p.discardVariance}-${REDUCTION_LAYOUT}.usearch`);
   const meta = `${file}.bench.json`;
   if (existsSync(file) && existsSync(`${file}.json`) && existsSync(meta)) {
     const { buildSeconds } = JSON.parse(readFileSync(meta, 'utf8')) as { buildSeconds: number };

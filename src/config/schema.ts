@@ -208,7 +208,7 @@ export const ConfigSchema = z
             quantization: oneOf(['i8', 'f16', 'f32'] as const).default(DEFAULT_ANN.quantization),
             /** Native threads for builds and searches; 0 = one per core. */
             threads: int(0, 1024, ' (0 = one per core)').default(DEFAULT_ANN.threads),
-            /** Share of the gallery's variance the projection may drop. */
+            /** Share of the scores' variance (estimated) the projection's dropped axes may carry. */
             discardVariance: num(0, 0.5).default(DEFAULT_ANN.discardVariance),
           })
           .prefault({}),

@@ -122,7 +122,7 @@ export class AnnIndex implements GalleryIndex {
     options.signal?.throwIfAborted();
     let reduction: Reduction;
     try {
-      reduction = fitAxes(rows, bias, dim, n, params.discardVariance);
+      reduction = fitAxes(rows, bias, dim, n, params.discardVariance, { roundI8: params.quantization === 'i8' });
     } catch (err) {
       throw new RangeError(`AnnIndex.build: ${(err as Error).message}`);
     }

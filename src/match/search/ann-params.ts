@@ -18,15 +18,17 @@ export interface AnnParams {
   quantization: AnnQuantization;
   /** Native threads for builds and batched searches (0: one per core). */
   threads: number;
-  /** Fraction of the rows' variance the projection may drop (0: keep every dimension). */
+  /** Share of the scores' variance (estimated) the projection's dropped axes may carry (0: keep every axis). */
   discardVariance: number;
 }
 
 /**
  * Defaults from bench:distributed at 1M synthetic scorers (2 shared cores): M 48 with expansionAdd 400 reaches
  * recall@1 0.99 at a smaller search beam than M 32 or expansionAdd 200 (a search costs ~ beam x 2M row visits);
- * expansionSearch 192 gives 0.992 at 0.55-0.65 ms per embedding (batches of 64); the build takes ~13 minutes.
- * 64 candidates: fewer lose recall (32: 0.981 instead of 0.989 at beam 160), more gain none.
+ * expansionSearch 192 gives 0.990-0.992 at 0.49-0.56 ms per embedding on a quiet machine, 0.6-0.7 under load
+ * (batches of 64); the build takes ~12 minutes. 64 candidates: fewer lose recall (32: 0.981 instead of 0.989 at
+ * beam 160), more gain none. discardVariance 1e-5 drops only the near-empty axes (129 -> 76 at 1M): dropping 1.3%
+ * of the scores' variance to fit 64-byte rows lost recall on strangers.
  */
 export const DEFAULT_ANN: AnnParams = { connectivity: 48, expansionAdd: 400, expansionSearch: 192, candidates: 64, quantization: 'i8', threads: 0, discardVariance: 1e-5 };
 

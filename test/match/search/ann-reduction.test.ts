@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fitAxes, loadReduction, projectRow, saveReduction, storedQuery, storedRow } from '../../../src/match/search/ann-reduction';
+import { Index as UsearchGraph, MetricKind, ScalarKind } from 'usearch';
+import { fitAxes, loadReduction, projectRow, roundedForI8, saveReduction, storedQuery, storedRow, usearchI8 } from '../../../src/match/search/ann-reduction';
 import { randomUnit, rng } from '../synthetic';
 
 const DIM = 16;
@@ -79,10 +80,74 @@ test('saved reductions load back, and a reduction for other rows is refused with
   const red = fitAxes(weights, bias, DIM, 100, 1e-6);
   const back = loadReduction(JSON.parse(JSON.stringify(saveReduction(red))), DIM + 1);
   assert.deepEqual(Array.from(back.basis), Array.from(red.basis));
+  assert.equal(back.roundI8, false);
+  assert.equal(loadReduction(JSON.parse(JSON.stringify(saveReduction({ ...red, roundI8: true }))), DIM + 1).roundI8, true);
+  const { roundI8: _, ...older } = saveReduction(red);
+  assert.equal(loadReduction(older, DIM + 1).roundI8, false, 'files from before rounding load as built (plain floats)');
   assert.deepEqual(Array.from(back.mean), Array.from(red.mean));
   assert.throws(() => loadReduction(saveReduction(red), DIM), /does not fit 16-wide rows/);
   assert.throws(() => loadReduction({ ...saveReduction(red), basis: [1, 2] }, DIM + 1), /a basis of components x 17 values/);
   const bad = weights.slice();
   bad[3] = Infinity;
   assert.throws(() => fitAxes(bad, bias, DIM, 100, 1e-6), /non-finite/);
+});
+
+test('an axis the rows barely vary along is kept when the queries weigh it heavily (the mean-face direction)', () => {
+  // Plain 16-d rows: a large common offset along axis 0 that varies a little (sd 0.03), 5 directions in axes 1-5
+  // varying a lot, and axes 6-15 varying more than axis 0 (sd 0.045) but which no query weighs.
+  const n = 2000;
+  const r = rng(7);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+  const rows = new Float32Array(n * DIM);
+  for (let i = 0; i < n; i++) {
+    rows[i * DIM] = 3 + 0.03 * gauss();
+    for (let j = 1; j <= 5; j++) rows[i * DIM + j] = 0.3 * gauss();
+    for (let j = 6; j < DIM; j++) rows[i * DIM + j] = 0.045 * gauss();
+  }
+  const red = fitAxes(rows, undefined, DIM, n, 0.01);
+  const along0 = (k: number): number => Math.abs(red.basis[k * red.inputDim]);
+  const kept0 = Array.from({ length: red.components }, (_, k) => along0(k)).some((x) => x > 0.9);
+  assert.ok(kept0, 'axis 0 (queries put ~95% of their weight there) is kept');
+  assert.equal(red.components, 6, 'axes 1-5 and axis 0; the ten that vary more than axis 0 but carry no score are dropped');
+  assert.ok(red.discarded <= 0.01);
+});
+
+test('roundedForI8: USearch\'s truncating 8-bit cast of the rewritten floats rounds; the graph computes with those values', () => {
+  const r = rng(11);
+  const width = 64;
+  let truncErr = 0;
+  let roundErr = 0;
+  const rows: Float32Array[] = [];
+  for (let t = 0; t < 300; t++) {
+    const y = new Float32Array(width);
+    for (let j = 0; j < width; j++) y[j] = (r() - 0.5) * (j < 8 ? 1 : 0.2);
+    const norm = Math.hypot(...y);
+    const plain = usearchI8(y, new Int8Array(width));
+    const z = y.slice();
+    roundedForI8(z);
+    const got = usearchI8(z, new Int8Array(width));
+    // got = round(beta * y / |y|) for one beta in [117, 127]: recover it from the largest value and check all.
+    const beta = Array.from({ length: 41 }, (_, s) => 127 - s / 4).find((b) => y.every((v, j) => Math.round((b * v) / norm) === got[j]));
+    assert.ok(beta !== undefined, `vector ${t}: the cast of the rewritten floats is a rounding`);
+    for (let j = 0; j < width; j++) {
+      truncErr += ((127 * y[j]) / norm - plain[j]) ** 2;
+      roundErr += ((beta! * y[j]) / norm - got[j]) ** 2;
+    }
+    rows.push(z);
+  }
+  assert.ok(roundErr < truncErr / 3, `squared 8-bit error ${roundErr.toFixed(0)} rounded vs ${truncErr.toFixed(0)} truncated`);
+  // The library computes distances (1 - dot for ip) from exactly these 8-bit values.
+  const graph = new UsearchGraph({ dimensions: width, metric: MetricKind.IP, quantization: ScalarKind.I8, connectivity: 8, expansion_add: 64, expansion_search: 400, multi: false });
+  const packed = new Float32Array(rows.length * width);
+  rows.forEach((z, i) => packed.set(z, i * width));
+  graph.add(BigUint64Array.from(rows, (_, i) => BigInt(i)), packed, 1);
+  const q = new Float32Array(width).map(() => r() - 0.5);
+  roundedForI8(q);
+  const qi = usearchI8(q, new Int8Array(width));
+  const found = graph.search(q, 5, 1);
+  for (let h = 0; h < 5; h++) {
+    const ri = usearchI8(rows[Number(found.keys[h])], new Int8Array(width));
+    const want = 1 - ri.reduce((s, v, j) => s + v * qi[j], 0);
+    assert.equal(found.distances[h], want, `hit ${h}: USearch's distance is 1 - the dot of the emulated 8-bit values`);
+  }
 });
