@@ -3,9 +3,9 @@
  * distance kernels), over 8-bit quantised rows, with the graph's candidates re-scored exactly in float32.
  *
  * Rows are linear scorers (an SVM's weights w_i and biases b_i: score w_i·x + b_i) or plain points (unit
- * embeddings: score = inner product). The graph holds each row centred, projected on its principal axes and
- * augmented to a unit vector, so that the best score is the nearest row by angle (ann-reduction.ts), stored as int8
- * (x127): a quarter of float32's memory and cheap VNNI dot products. Quantisation and the dropped variance blur
+ * embeddings: score = inner product). The graph holds each row centred, projected on the principal axes that carry
+ * the scores and augmented to a unit vector, so that the best score is the nearest row by angle (ann-reduction.ts),
+ * stored as int8 (x127, rounded): a quarter of float32's memory and cheap VNNI dot products. Quantisation and the dropped variance blur
  * close scores, so each query asks the graph for `candidates` rows (default 64, at least k), scores those exactly
  * against the float32 rows the index keeps a reference to, and returns the k best by exact score. The graph's job
  * is only to get the exact best among its candidates.
@@ -27,6 +27,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { type BatchMatches, Index as UsearchGraph, type Matches, MetricKind, type ScalarKind } from 'usearch';
 import { type AnnParams, checkParams, DEFAULT_ANN } from './ann-params';
 import { fitAxes, loadReduction, projectRow, type Reduction, saveReduction, type SavedReduction, storedQuery, storedRow } from './ann-reduction';
+import { TopK } from './topk';
 import { checkQueries, type GalleryIndex, rowCount, type SearchHits } from './types';
 
 export { type AnnParams, type AnnQuantization, DEFAULT_ANN } from './ann-params';
@@ -99,7 +100,7 @@ export class AnnIndex implements GalleryIndex {
     this.width = reduction.components + 1;
   }
 
-  /** Dimensions the graph searches in (principal axes kept + 1), and the share of variance dropped. */
+  /** Dimensions the graph searches in (principal axes kept + 1), and the share of the scores' variance dropped. */
   get reduced(): { width: number; discarded: number } {
     return { width: this.width, discarded: this.reduction.discarded };
   }
@@ -286,35 +287,23 @@ export class AnnIndex implements GalleryIndex {
 
   /**
    * Exact scores of the candidates (`keys`: their 64-bit ids as pairs of 32-bit words, low first); the k best, best
-   * first (ties: lower row first), by insertion (k is small).
+   * first. Offered to TopK in ascending row order and summed as scoreRows does (dot, then + bias), so scores and
+   * ties come out as the exact index gives them.
    */
   private rescore(q: Float32Array, keys: Uint32Array, k: number): SearchHits {
     const dim = this.dim;
-    const m = keys.length >> 1;
-    const take = Math.min(k, m);
-    const ids = new Int32Array(take);
-    const scores = new Float32Array(take);
+    const ids = new Uint32Array(keys.length >> 1);
+    for (let t = 0; t < ids.length; t++) ids[t] = keys[2 * t];
+    ids.sort();
+    const top = new TopK(Math.min(k, ids.length));
     const rows = this.rows;
     const bias = this.bias;
-    let filled = 0;
-    for (let t = 0; t < m; t++) {
-      const r = keys[2 * t];
-      let s = bias ? bias[r] : 0;
+    for (const r of ids) {
+      let s = 0;
       for (let j = 0, o = r * dim; j < dim; j++) s += rows[o + j] * q[j];
-      const f = Math.fround(s);
-      // Position among the kept: after every better score (and every equal one of a lower row).
-      let at = filled;
-      while (at > 0 && (scores[at - 1] < f || (scores[at - 1] === f && ids[at - 1] > r))) at--;
-      if (at >= take) continue;
-      for (let u = Math.min(filled, take - 1); u > at; u--) {
-        ids[u] = ids[u - 1];
-        scores[u] = scores[u - 1];
-      }
-      ids[at] = r;
-      scores[at] = f;
-      if (filled < take) filled++;
+      top.offer(r, bias ? s + bias[r] : s);
     }
-    return { ids, scores };
+    return top.hits();
   }
 
   private open(): UsearchGraph {

@@ -217,6 +217,8 @@ export function usearchI8(y: Float32Array, out: Int8Array): Int8Array {
   return out;
 }
 
+let scratchI8 = { want: new Int8Array(0), cand: new Float32Array(0), got: new Int8Array(0) };
+
 /**
  * Rewrites y (in place) so that usearchI8 of it is round(β · y / |y|), for the largest β ≤ 127 in steps of 1/4
  * that works (β ~125: the half-steps added to y lengthen it by ~2%). Values t become t ± 1/2, checked against the
@@ -227,9 +229,11 @@ export function roundedForI8(y: Float32Array): void {
   for (let j = 0; j < y.length; j++) n += y[j] * y[j];
   n = Math.sqrt(n);
   if (!(n > 0)) return;
-  const want = new Int8Array(y.length);
-  const cand = new Float32Array(y.length);
-  const got = new Int8Array(y.length);
+  // Scratch kept between calls (once per row and per query): grown when a wider row comes.
+  if (scratchI8.cand.length < y.length) scratchI8 = { want: new Int8Array(y.length), cand: new Float32Array(y.length), got: new Int8Array(y.length) };
+  const want = scratchI8.want.subarray(0, y.length);
+  const cand = scratchI8.cand.subarray(0, y.length);
+  const got = scratchI8.got.subarray(0, y.length);
   for (let beta = 127; beta >= 117; beta -= 0.25) {
     for (let j = 0; j < y.length; j++) {
       const t = Math.round((beta * y[j]) / n);

@@ -27,6 +27,14 @@ function dot(rows: Float32Array, id: number, q: Float32Array): number {
   return s;
 }
 
+/** The exact index's best row for each query. */
+async function exactTop(rows: Float32Array, queries: Float32Array[], bias?: Float32Array): Promise<number[]> {
+  const exact = await ExactIndex.create(rows, DIM, bias ? { bias } : {});
+  const hits = await exact.search(queries, 1);
+  await exact.close();
+  return hits.map((h) => h.ids[0]);
+}
+
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'facestream-ann-'));
   try {
@@ -45,13 +53,11 @@ test('finds the exact nearest row for nearly every query, with exact scores best
   assert.equal(index.size, n);
   const r = rng(12);
   const queries = Array.from({ length: 200 }, (_, i) => face(r, centres[(i * 37) % n], 0.05));
-  const exact = await ExactIndex.create(rows, DIM);
-  const want = await exact.search(queries, 1);
-  await exact.close();
+  const want = await exactTop(rows, queries);
   const got = await index.search(queries, 5);
   let hits = 0;
   got.forEach((h, i) => {
-    if (h.ids[0] === want[i].ids[0]) hits++;
+    if (h.ids[0] === want[i]) hits++;
     assert.equal(h.ids.length, 5);
     for (let k = 0; k < 5; k++) assert.ok(Math.abs(h.scores[k] - dot(rows, h.ids[k], queries[i])) < 1e-5, 'exact float32 score, not the 8-bit one');
     for (let k = 1; k < 5; k++) assert.ok(h.scores[k - 1] >= h.scores[k], 'best first');
@@ -96,15 +102,13 @@ test('buildScored: the top scorer w·x + b is found (bias included) among scorer
     bias[i] = -0.9 - 0.2 * r();
   }
   const index = await AnnIndex.buildScored(weights, bias, DIM, SMALL);
-  const exact = await ExactIndex.create(weights, DIM, { bias });
   // Probes like faces: near some scorer's direction.
   const queries = Array.from({ length: 200 }, (_, i) => face(r, directions[(i * 97) % n], 0.05));
-  const want = await exact.search(queries, 1);
-  await exact.close();
+  const want = await exactTop(weights, queries, bias);
   const got = await index.search(queries, 3);
   let hits = 0;
   got.forEach((h, i) => {
-    if (h.ids[0] === want[i].ids[0]) hits++;
+    if (h.ids[0] === want[i]) hits++;
     for (let t = 0; t < h.ids.length; t++) {
       const id = h.ids[t];
       const s = bias[id] + dot(weights, id, queries[i]);
@@ -177,12 +181,10 @@ test('rows spanning few dimensions are searched in those (plus the augmentation)
   const full = await AnnIndex.build(rows, DIM, { ...SMALL, discardVariance: 0 });
   assert.equal(full.reduced.width, DIM + 1, 'discardVariance 0 keeps every dimension');
   const queries = Array.from({ length: 100 }, (_, i) => rows.slice(i * 29 * DIM, (i * 29 + 1) * DIM).map((x) => x + 0.01 * (r() - 0.5)));
-  const exact = await ExactIndex.create(rows, DIM);
-  const want = await exact.search(queries, 1);
-  await exact.close();
+  const want = await exactTop(rows, queries);
   let hits = 0;
   (await index.search(queries, 1)).forEach((h, i) => {
-    if (h.ids[0] === want[i].ids[0]) hits++;
+    if (h.ids[0] === want[i]) hits++;
     assert.ok(Math.abs(h.scores[0] - dot(rows, h.ids[0], queries[i])) < 1e-5);
   });
   assert.ok(hits >= 98, `recall@1 ${hits}/100`);
