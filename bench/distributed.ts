@@ -11,8 +11,8 @@
  *   (c) frame → alert latency through Kafka (bench/distributed/kafka-latency.ts).
  *
  *   node dist/bench/distributed.js [--sections embed,match,latency] [--sizes 1k,10k,100k,1M] [--batch 256]
- *       [--queries 4096] [--ef 128,160,192,224,256] [--ann-m 48] [--ann-ef-construction 400] [--ann-candidates 64]
- *       [--ann-batch 64] [--ann-k 16] [--cache-dir DIR] [--seed 1] [--seconds 8] [--embed-batches 8,32]
+ *       [--queries 4096] [--ef 128,160,192,224,256] [--ann-m 48] [--ann-ef-construction 400] [--ann-candidates 32]
+ *       [--ann-layout breadth-first] [--ann-batch 64] [--ann-k 16] [--cache-dir DIR] [--seed 1] [--seconds 8] [--embed-batches 8,32]
  *       [--model faceapi-resnet128]
  *
  * Approximate indexes are cached under --cache-dir (default <tmpdir>/facestream-bench), keyed by data version,
@@ -23,7 +23,7 @@
 import { Command } from 'commander';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { DEFAULT_ANN, type AnnQuantization } from '../src/match/search/ann-index';
+import { DEFAULT_ANN, type AnnQuantization, type GraphLayout } from '../src/match/search/ann-index';
 import { defaultModelDir } from '../src/util/paths';
 import { type EmbedRatioResult, runEmbedRatio } from './distributed/embed-ratio';
 import { type MatchRow, runMatchSize, sizeLabel } from './distributed/match';
@@ -43,6 +43,7 @@ interface Args {
   annQuantization: string;
   annBatch: string;
   annThreads: string;
+  annLayout: string;
   annK: string;
   annSvmK: string;
   embAnnMax: string;
@@ -69,6 +70,11 @@ function annSources(list: string): ('svm' | 'emb')[] {
   const out = list.split(',').map((x) => x.trim());
   for (const x of out) if (x !== 'svm' && x !== 'emb') throw new Error(`--ann-sources: expected svm and/or emb, got "${x}"`);
   return out as ('svm' | 'emb')[];
+}
+
+function graphLayout(s: string): GraphLayout {
+  if (s !== 'breadth-first' && s !== 'insertion') throw new Error(`--ann-layout: expected breadth-first or insertion, got "${s}"`);
+  return s;
 }
 
 function parseSize(s: string): number {
@@ -119,6 +125,7 @@ async function main(): Promise<void> {
     .option('--ann-candidates <n>', 'approximate index: rows taken from the graph per probe and re-scored exactly', String(DEFAULT_ANN.candidates))
     .option('--ann-quantization <q>', 'approximate index: how the graph stores rows (i8, f16, f32)', DEFAULT_ANN.quantization)
     .option('--ann-threads <n>', 'approximate index: native threads (0: one per core)', String(DEFAULT_ANN.threads))
+    .option('--ann-layout <order>', 'approximate index: memory order of the graph (breadth-first, insertion)', 'breadth-first')
     .option('--ann-batch <n>', 'probes per batched approximate search', '64')
     .option('--ann-k <n>', 'nearest enrolled embeddings taken as candidates (ann emb)', '16')
     .option('--ann-svm-k <n>', 'top SVM scores taken as candidates from the scorer index (ann svm)', '2')
@@ -175,7 +182,7 @@ async function main(): Promise<void> {
     };
     log(
       `\n(b) matching: synthetic 128-d galleries (seed ${args.seed}), exact index onnxruntime threads ${args.matchThreads ?? 'default'}, ` +
-        `approximate index USearch HNSW M ${ann.connectivity} expansionAdd ${ann.expansionAdd} ${ann.quantization}, ${ann.candidates} candidates, cache ${args.cacheDir}`,
+        `approximate index USearch HNSW M ${ann.connectivity} expansionAdd ${ann.expansionAdd} ${ann.quantization} ${args.annLayout} layout, ${ann.candidates} candidates, cache ${args.cacheDir}`,
     );
     for (const n of args.sizes.split(',').map(parseSize)) {
       match.push(
@@ -192,6 +199,7 @@ async function main(): Promise<void> {
           threads: args.matchThreads !== undefined ? Number(args.matchThreads) : undefined,
           jsSeconds: Number(args.jsSeconds),
           ann,
+          annLayout: graphLayout(args.annLayout),
           annBatch: Number(args.annBatch),
           efList: args.ef === 'none' ? [] : ints(args.ef, '--ef'),
           annK: Number(args.annK),

@@ -23,7 +23,7 @@ import { buildMatcher, type MatchResult } from '../../src/match/matcher';
 import { CandidateMatcher } from '../../src/match/search/candidates';
 import { EXACT_IO, plainProductModel } from '../../src/match/search/exact-graph';
 import { ExactIndex } from '../../src/match/search/exact-index';
-import { AnnIndex, type AnnParams } from '../../src/match/search/ann-index';
+import { AnnIndex, type AnnParams, type GraphLayout } from '../../src/match/search/ann-index';
 import { REDUCTION_LAYOUT } from '../../src/match/search/ann-reduction';
 import { galleryShape, resolveSvmOptions, type SvmModel } from '../../src/match/svm';
 import { alternate, median, quantile } from './measure';
@@ -48,6 +48,8 @@ export interface MatchBenchOptions {
   jsSeconds: number;
   /** Build parameters of the approximate indexes (expansionSearch comes from efList). */
   ann: AnnParams;
+  /** The graphs' memory order. */
+  annLayout: GraphLayout;
   efList: number[];
   /** Probes per batched approximate search. */
   annBatch: number;
@@ -95,7 +97,7 @@ export interface MatchRow {
   plainSingle: { p50Ms: number; p99Ms: number };
   js: { p50Ms: number; probes: number; sameAsExact: number };
   ann: AnnRow[];
-  annIndexes: { source: 'svm' | 'emb'; connectivity: number; expansionAdd: number; quantization: string; buildSeconds: number; cached: boolean; loadSeconds: number }[];
+  annIndexes: { source: 'svm' | 'emb'; connectivity: number; expansionAdd: number; quantization: string; layout: GraphLayout; buildSeconds: number; cached: boolean; loadSeconds: number }[];
   accepted: number;
   probes: number;
 }
@@ -133,11 +135,32 @@ interface Built {
 /** The approximate index's file for this gallery and source: built (with progress) and saved once, then reused. */
 async function annFileFor(g: SyntheticGallery, source: 'svm' | 'emb', o: MatchBenchOptions): Promise<Built> {
   const p = o.ann;
-  const file = path.join(o.cacheDir, `ann-${source}-${DATA_VERSION}-n${g.n}-seed${g.seed}-M${p.connectivity}-efc${p.expansionAdd}-${p.quantization}-dv${p.discardVariance}-${REDUCTION_LAYOUT}.usearch`);
-  const meta = `${file}.bench.json`;
-  if (existsSync(file) && existsSync(`${file}.json`) && existsSync(meta)) {
+  const stem = path.join(o.cacheDir, `ann-${source}-${DATA_VERSION}-n${g.n}-seed${g.seed}-M${p.connectivity}-efc${p.expansionAdd}-${p.quantization}-dv${p.discardVariance}-${REDUCTION_LAYOUT}`);
+  const cachedAt = (layout: GraphLayout): Built | undefined => {
+    const file = `${stem}${layout === 'breadth-first' ? '-bfs' : ''}.usearch`;
+    const meta = `${file}.bench.json`;
+    if (!(existsSync(file) && existsSync(`${file}.json`) && existsSync(meta))) return undefined;
     const { buildSeconds } = JSON.parse(readFileSync(meta, 'utf8')) as { buildSeconds: number };
     return { file, buildSeconds, cached: true };
+  };
+  const file = `${stem}${o.annLayout === 'breadth-first' ? '-bfs' : ''}.usearch`;
+  const meta = `${file}.bench.json`;
+  const cached = cachedAt(o.annLayout);
+  if (cached) return cached;
+  const rows = source === 'svm' ? g.weights : g.embeddings;
+  const bias = source === 'svm' ? g.bias : undefined;
+  const insertion = o.annLayout === 'breadth-first' ? cachedAt('insertion') : undefined;
+  if (insertion) {
+    // The same graph as a build would make (a build renumbers the graph it built): renumber the cached one.
+    const t0 = performance.now();
+    const index = await AnnIndex.load(insertion.file, rows, DIM, { bias, threads: p.threads });
+    const layout = await index.arrange({ onLayoutFailed: (why) => process.stderr.write(`  ann ${source} ${label(g.n)}: breadth-first layout failed: ${why}\n`) });
+    if (layout !== 'breadth-first') throw new Error(`the cached graph ${insertion.file} could not be laid out breadth-first`);
+    const buildSeconds = insertion.buildSeconds + (performance.now() - t0) / 1000;
+    await index.save(file);
+    await index.close();
+    writeFileSync(meta, JSON.stringify({ buildSeconds, n: g.n, seed: g.seed, params: p, layout, from: path.basename(insertion.file), data: DATA_VERSION, builtAt: new Date().toISOString() }));
+    return { file, buildSeconds, cached: false };
   }
   const t0 = performance.now();
   let shown = 0;
@@ -150,12 +173,14 @@ async function annFileFor(g: SyntheticGallery, source: 'svm' | 'emb', o: MatchBe
       process.stderr.write(`  ann ${source} build ${label(g.n)}: ${done}/${total} rows, ${s.toFixed(0)} s (${(done / s).toFixed(0)}/s${eta})\n`);
     },
   };
-  const index = source === 'svm' ? await AnnIndex.buildScored(g.weights, g.bias, DIM, p, build) : await AnnIndex.build(g.embeddings, DIM, p, build);
+  const how = { ...build, layout: o.annLayout };
+  const index = source === 'svm' ? await AnnIndex.buildScored(g.weights, g.bias, DIM, p, how) : await AnnIndex.build(g.embeddings, DIM, p, how);
+  if (index.layout !== o.annLayout) throw new Error(`the ${source} graph could not be laid out ${o.annLayout}`);
   const buildSeconds = (performance.now() - t0) / 1000;
   mkdirSync(o.cacheDir, { recursive: true });
   await index.save(file);
   await index.close();
-  writeFileSync(meta, JSON.stringify({ buildSeconds, n: g.n, seed: g.seed, params: p, data: DATA_VERSION, builtAt: new Date().toISOString() }));
+  writeFileSync(meta, JSON.stringify({ buildSeconds, n: g.n, seed: g.seed, params: p, layout: index.layout, data: DATA_VERSION, builtAt: new Date().toISOString() }));
   return { file, buildSeconds, cached: false };
 }
 
@@ -267,7 +292,7 @@ export async function runMatchSize(n: number, o: MatchBenchOptions): Promise<Mat
     const built = await annFileFor(g, source, o);
     const p = o.ann;
     log(
-      `  ann ${source} index (USearch HNSW, M ${p.connectivity}, expansionAdd ${p.expansionAdd}, ${p.quantization}, ${p.candidates} candidates re-scored): ` +
+      `  ann ${source} index (USearch HNSW, M ${p.connectivity}, expansionAdd ${p.expansionAdd}, ${p.quantization}, ${o.annLayout} layout, ${p.candidates} candidates re-scored): ` +
         (built.cached ? `cached (built in ${built.buildSeconds.toFixed(0)} s)` : `built in ${built.buildSeconds.toFixed(1)} s`),
     );
     const k = source === 'svm' ? o.annSvmK : o.annK;
@@ -286,7 +311,7 @@ export async function runMatchSize(n: number, o: MatchBenchOptions): Promise<Mat
       annRows.push(await measureAnn(source, k, ef, o.annBatch, index, cm, probes, identity, truth, exactResults, log));
       await index.close();
     }
-    annInfo.push({ source, connectivity: p.connectivity, expansionAdd: p.expansionAdd, quantization: p.quantization, buildSeconds: built.buildSeconds, cached: built.cached, loadSeconds });
+    annInfo.push({ source, connectivity: p.connectivity, expansionAdd: p.expansionAdd, quantization: p.quantization, layout: o.annLayout, buildSeconds: built.buildSeconds, cached: built.cached, loadSeconds });
   }
   await exactIndex.close();
   return {

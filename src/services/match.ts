@@ -57,7 +57,10 @@ export async function startMatchService(host: ServiceHost): Promise<void> {
   const snapshots = new MatcherSnapshots({
     thresholds: { svm: config.matching.svm, distance: config.matching.distance },
     indexAbove: config.matching.indexAbove,
-    index: config.matching.index === 'approximate' ? { kind: 'approximate', params: config.matching.approximate } : { kind: 'exact' },
+    index:
+      config.matching.index === 'approximate'
+        ? { kind: 'approximate', params: config.matching.approximate, layout: config.matching.approximate.layout, tempDir: config.matching.approximate.tempDir }
+        : { kind: 'exact' },
     log,
   });
   const cooldown = new SharedCooldown({ url, prefix: config.redis.prefix, windowMs: config.alerts.cooldownSec * 1000, log });

@@ -201,14 +201,17 @@ http:
   it('chooses the candidate index of large galleries: exact by default, approximate with its graph parameters', () => {
     const d = loadConfig({ env: {} });
     assert.equal(d.matching.index, 'exact');
-    assert.deepEqual(d.matching.approximate, { connectivity: 48, expansionAdd: 400, expansionSearch: 192, candidates: 64, quantization: 'i8', threads: 0, discardVariance: 1e-5 });
-    const c = loadConfig({ env: { FACESTREAM_MATCHING__INDEX: 'approximate', FACESTREAM_MATCHING__APPROXIMATE__EXPANSION_SEARCH: '320' } });
+    assert.deepEqual(d.matching.approximate, { connectivity: 48, expansionAdd: 400, expansionSearch: 192, candidates: 32, quantization: 'i8', threads: 0, discardVariance: 1e-5, layout: 'breadth-first' });
+    const c = loadConfig({ env: { FACESTREAM_MATCHING__INDEX: 'approximate', FACESTREAM_MATCHING__APPROXIMATE__EXPANSION_SEARCH: '320', FACESTREAM_MATCHING__APPROXIMATE__TEMP_DIR: '/scratch' } });
     assert.equal(c.matching.index, 'approximate');
     assert.equal(c.matching.approximate.expansionSearch, 320);
+    assert.equal(c.matching.approximate.tempDir, '/scratch');
     assert.equal(c.matching.approximate.connectivity, 48, 'sibling defaults kept');
     const e = configError({ env: { FACESTREAM_MATCHING__INDEX: 'fast', FACESTREAM_MATCHING__APPROXIMATE__CONNECTIVITY: '1' } });
     assert.ok(e.message.includes('matching.index: expected one of "exact", "approximate", got "fast"'), e.message);
     assert.ok(e.message.includes('matching.approximate.connectivity: expected integer 2..256, got 1'), e.message);
+    const l = configError({ env: { FACESTREAM_MATCHING__APPROXIMATE__LAYOUT: 'random' } });
+    assert.ok(l.message.includes('matching.approximate.layout: expected one of "breadth-first", "insertion", got "random"'), l.message);
   });
 
   it('rejects environment variables that name no setting', () => {

@@ -167,6 +167,27 @@ describe('match service parts: approximate index builds', () => {
   });
 });
 
+describe('match service parts: approximate index layout', () => {
+  test('a graph that cannot be laid out breadth-first (no temporary directory) goes live in insertion order, with a warning', async () => {
+    const r = rng(13);
+    const w = makeWorld(r, 40, 3);
+    const params = { connectivity: 16, expansionAdd: 100, expansionSearch: 64, candidates: 16, quantization: 'i8' as const, threads: 1, discardVariance: 1e-5 };
+    const lines: string[] = [];
+    const snaps = new MatcherSnapshots({ log: testLogger(lines), indexAbove: 10, index: { kind: 'approximate', params, tempDir: '/nonexistent/facestream-scratch' } });
+    try {
+      snaps.offer(snap({ ...w.gallery, version: 1 }, true));
+      await waitFor(() => snaps.current()?.candidates !== undefined);
+      assert.equal(snaps.current()!.candidates?.indexKind, 'hnsw');
+      const warn = lines.map((l) => JSON.parse(l) as { level: number; msg: string; reason?: string }).find((l) => l.msg.includes('insertion order'));
+      assert.ok(warn, lines.join(''));
+      assert.equal(warn.level, 40);
+      assert.match(warn.reason ?? '', /ENOENT/);
+    } finally {
+      await snaps.close();
+    }
+  });
+});
+
 async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {

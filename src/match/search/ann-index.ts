@@ -6,7 +6,7 @@
  * embeddings: score = inner product). The graph holds each row centred, projected on the principal axes that carry
  * the scores and augmented to a unit vector, so that the best score is the nearest row by angle (ann-reduction.ts),
  * stored as int8 (x127, rounded): a quarter of float32's memory and cheap VNNI dot products. Quantisation and the dropped variance blur
- * close scores, so each query asks the graph for `candidates` rows (default 64, at least k), scores those exactly
+ * close scores, so each query asks the graph for `candidates` rows (default 32, at least k), scores those exactly
  * against the float32 rows the index keeps a reference to, and returns the k best by exact score. The graph's job
  * is only to get the exact best among its candidates.
  *
@@ -19,18 +19,23 @@
  * meanwhile; search() and the build work in slices and yield to the event loop between them (a search slice of 64
  * queries takes ~30 ms at 1M rows, a build slice of 500 rows ~0.3 s; fitting the projection, once, ~2 s), so a
  * service keeps serving while it builds.
+ * Memory order: after the build the graph's nodes are renumbered breadth-first (arrange(), usearch-layout.ts), so
+ * that rows linked together sit together: the same graph and answers, searches ~7% faster at 1M (same-process A/B).
  * USearch crashes the process on a damaged index file, so load() checks the file's sha256 first.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp, open as openFile, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
 import { type BatchMatches, Index as UsearchGraph, type Matches, MetricKind, type ScalarKind } from 'usearch';
-import { type AnnParams, checkParams, DEFAULT_ANN } from './ann-params';
+import { type AnnParams, checkParams, DEFAULT_ANN, type GraphLayout } from './ann-params';
 import { fitAxes, loadReduction, projectRow, type Reduction, saveReduction, type SavedReduction, storedQuery, storedRow } from './ann-reduction';
 import { TopK } from './topk';
+import { breadthFirstPieces } from './usearch-layout';
 import { checkQueries, type GalleryIndex, rowCount, type SearchHits } from './types';
 
-export { type AnnParams, type AnnQuantization, DEFAULT_ANN } from './ann-params';
+export { type AnnParams, type AnnQuantization, DEFAULT_ANN, type GraphLayout } from './ann-params';
 
 export interface AnnBuildOptions {
   /** Called after every slice of rows added, and at the end. */
@@ -39,7 +44,20 @@ export interface AnnBuildOptions {
   sliceRows?: number;
   /** Stops the build between slices (it then rejects with an AbortError): a build nobody will use. */
   signal?: AbortSignal;
+  /**
+   * The graph's memory order: 'breadth-first' (default) renumbers its nodes after the build so that linked rows sit
+   * together (usearch-layout.ts; the same graph and answers, faster searches), through a temporary file of the
+   * graph's size (~480 MB at 1M scorers) in `tempDir`; 'insertion' keeps USearch's order.
+   */
+  layout?: GraphLayout;
+  /** Where the layout's temporary file goes (default: the OS temporary directory). */
+  tempDir?: string;
+  /** Told when the breadth-first layout could not be made (the graph then stays in insertion order and works). */
+  onLayoutFailed?: (reason: string) => void;
 }
+
+/** Rows searched to check a renumbered graph against the one it came from (the same keys, or it is not used). */
+const LAYOUT_CHECK_QUERIES = 32;
 
 /** What save() writes to `<file>.json`: what the graph was built from and how. */
 interface SavedDescription {
@@ -50,6 +68,8 @@ interface SavedDescription {
   size: number;
   params: Omit<AnnParams, 'expansionSearch' | 'candidates' | 'threads'>;
   reduction: SavedReduction;
+  /** Absent in files written before layouts (insertion order). */
+  layout?: GraphLayout;
   /** sha256 of the float32 rows (and biases): a file built from other rows is refused. */
   rowsSha256: string;
   /** sha256 of the graph file: USearch crashes the process on a damaged file, so it is checked before loading. */
@@ -85,6 +105,8 @@ export class AnnIndex implements GalleryIndex {
   private closed = false;
   /** Width of a stored row: the reduction's components + 1 augmentation. */
   private readonly width: number;
+  /** The graph's memory order (usearch-layout.ts). */
+  layout: GraphLayout = 'insertion';
 
   private constructor(
     private graph: UsearchGraph | undefined,
@@ -155,7 +177,65 @@ export class AnnIndex implements GalleryIndex {
       options.signal?.throwIfAborted();
     }
     if (n === 0) options.onProgress?.(0, 0);
+    if (n > 0 && (options.layout ?? 'breadth-first') === 'breadth-first') await index.arrange(options);
     return index;
+  }
+
+  /**
+   * Renumbers the graph's nodes breadth-first (usearch-layout.ts): saved to a temporary file, rewritten, loaded
+   * back, and used only if it answers LAYOUT_CHECK_QUERIES of its own rows with the same keys as the graph before.
+   * Any failure (no room for the file, an unexpected format) keeps the graph as it was and is reported. build()
+   * does this; it is public for graphs loaded from files saved in insertion order. Returns the layout now in use.
+   */
+  async arrange(options: Pick<AnnBuildOptions, 'tempDir' | 'signal' | 'onLayoutFailed'> = {}): Promise<GraphLayout> {
+    const built = this.open();
+    if (this.layout === 'breadth-first') return this.layout;
+    let dir: string | undefined;
+    try {
+      dir = await mkdtemp(path.join(options.tempDir ?? tmpdir(), 'facestream-ann-'));
+      const file = path.join(dir, 'graph.usearch');
+      built.save(file);
+      const pause = async (): Promise<void> => {
+        await yieldToLoop();
+        options.signal?.throwIfAborted();
+      };
+      const pieces = await breadthFirstPieces(await readFile(file), pause);
+      const out = await openFile(file, 'w'); // the saved bytes are in memory: written over, piece by piece
+      try {
+        for await (const piece of pieces) await out.write(piece);
+      } finally {
+        await out.close();
+      }
+      const next = this.newGraph(this.params.expansionSearch);
+      next.load(file);
+      if (next.size() !== this.size) throw new Error(`the renumbered graph holds ${next.size()} rows, expected ${this.size}`);
+      const probe = this.layoutProbe();
+      const [a, b] = [built, next].map((g) => g.search(probe, this.params.candidates, this.searchThreads()) as BatchMatches);
+      for (let i = 0; i < a.keys.length; i++) {
+        if (a.keys[i] !== b.keys[i]) throw new Error('the renumbered graph answers differently from the graph as built');
+      }
+      this.graph = next;
+      this.layout = 'breadth-first';
+    } catch (err) {
+      options.signal?.throwIfAborted();
+      options.onLayoutFailed?.((err as Error).message);
+    } finally {
+      if (dir) await rm(dir, { recursive: true, force: true });
+    }
+    return this.layout;
+  }
+
+  /** The graph rows of up to LAYOUT_CHECK_QUERIES rows spread over the gallery, as queries. */
+  private layoutProbe(): Float32Array {
+    const m = Math.max(2, Math.min(LAYOUT_CHECK_QUERIES, this.size)); // 2+: a batch answers BatchMatches
+    const out = new Float32Array(m * this.width);
+    const scratch = new Float64Array(this.reduction.inputDim);
+    const p = new Float64Array(this.reduction.components);
+    for (let i = 0; i < m; i++) {
+      const r = Math.min(this.size - 1, Math.floor((i * this.size) / m));
+      storedRow(this.reduction, this.rows, this.bias, this.dim, r, scratch, p, out.subarray(i * this.width, (i + 1) * this.width));
+    }
+    return out;
   }
 
   /**
@@ -214,6 +294,7 @@ export class AnnIndex implements GalleryIndex {
     }
     if (graph.size() !== n) throw new Error(`ANN index ${file} holds ${graph.size()} rows in its graph, its description says ${n}`);
     index.graph = graph;
+    index.layout = saved.layout ?? 'insertion';
     return index;
   }
 
@@ -230,6 +311,7 @@ export class AnnIndex implements GalleryIndex {
       size: this.size,
       params: { connectivity, expansionAdd, quantization, discardVariance },
       reduction: saveReduction(this.reduction),
+      layout: this.layout,
       rowsSha256: this.digest,
       fileSha256: await fileDigest(`${file}.tmp`),
     };
@@ -240,7 +322,7 @@ export class AnnIndex implements GalleryIndex {
 
   /**
    * The k best rows of each query by exact score, taken from the graph's `candidates` (or k, if larger) per query.
-   * Batches are searched on params.threads native threads, SEARCH_SLICE queries per call.
+   * Batches are searched on params.threads native threads (at most one per core), SEARCH_SLICE queries per call.
    */
   async search(queries: readonly Float32Array[], k: number): Promise<SearchHits[]> {
     this.open();
@@ -255,7 +337,7 @@ export class AnnIndex implements GalleryIndex {
       const slice = queries.slice(s, s + SEARCH_SLICE);
       const packed = new Float32Array(slice.length * this.width);
       slice.forEach((q, i) => storedQuery(this.reduction, q, this.dim, packed.subarray(i * this.width, (i + 1) * this.width)));
-      const res = graph.search(packed, ask, this.params.threads) as BatchMatches | Matches;
+      const res = graph.search(packed, ask, this.searchThreads()) as BatchMatches | Matches;
       // One query gives Matches (its hits only), several give BatchMatches (ask slots each, `counts` filled).
       // Row ids are below 2^32: read the low halves of the 64-bit keys (little-endian) rather than a BigInt each.
       const low = new Uint32Array(res.keys.buffer, res.keys.byteOffset, res.keys.length * 2);
@@ -304,6 +386,15 @@ export class AnnIndex implements GalleryIndex {
       top.offer(r, bias ? s + bias[r] : s);
     }
     return top.hits();
+  }
+
+  /**
+   * Threads for a batched search: params.threads, at most one per core (0: USearch's one per core). A graph loaded
+   * from a file (load(), arrange()) has search slots for one thread per core only, and USearch aborts the process
+   * when a search asks for more.
+   */
+  private searchThreads(): number {
+    return this.params.threads === 0 ? 0 : Math.min(this.params.threads, availableParallelism());
   }
 
   private open(): UsearchGraph {

@@ -5,6 +5,9 @@
 
 export type AnnQuantization = 'i8' | 'f16' | 'f32';
 
+/** How the graph's nodes are ordered in memory (usearch-layout.ts). */
+export type GraphLayout = 'breadth-first' | 'insertion';
+
 export interface AnnParams {
   /** Graph degree M (layer 0 keeps 2M links per row: ~8M bytes per row on top of the row itself). */
   connectivity: number;
@@ -25,12 +28,14 @@ export interface AnnParams {
 /**
  * Defaults from bench:distributed at 1M synthetic scorers (2 shared cores): M 48 with expansionAdd 400 reaches
  * recall@1 0.99 at a smaller search beam than M 32 or expansionAdd 200 (a search costs ~ beam x 2M row visits);
- * expansionSearch 192 gives 0.990-0.992 at 0.49-0.56 ms per embedding on a quiet machine, 0.6-0.7 under load
- * (batches of 64); the build takes ~12 minutes. 64 candidates: fewer lose recall (32: 0.981 instead of 0.989 at
- * beam 160), more gain none. discardVariance 1e-5 drops only the near-empty axes (129 -> 76 at 1M): dropping 1.3%
- * of the scores' variance to fit 64-byte rows lost recall on strangers.
+ * expansionAdd 800 took 28 minutes and gained nothing (0.986 / 0.992 at beam 160 / 192). expansionSearch 192 gives
+ * recall@1 0.990-0.992 (batches of 64; times in the README); the build takes ~12 minutes. 32 candidates: with the
+ * rounded 8-bit rows, 24 already find what 64 find (recall@1 0.9902 at beam 192, 0.9851 at 160, 4096 probes at 1M;
+ * 0.9983 at 100k), 16 lose some (0.9895); each candidate re-scored costs ~1 us (a float32 row fetched from the
+ * gallery's memory), so 32 instead of 64 saves ~30 us per embedding. discardVariance 1e-5 drops only the near-empty
+ * axes (129 -> 76 at 1M): dropping 1.3% of the scores' variance to fit 64-byte rows lost recall on strangers.
  */
-export const DEFAULT_ANN: AnnParams = { connectivity: 48, expansionAdd: 400, expansionSearch: 192, candidates: 64, quantization: 'i8', threads: 0, discardVariance: 1e-5 };
+export const DEFAULT_ANN: AnnParams = { connectivity: 48, expansionAdd: 400, expansionSearch: 192, candidates: 32, quantization: 'i8', threads: 0, discardVariance: 1e-5 };
 
 export function checkParams(p: AnnParams): void {
   const ints: [keyof AnnParams, number][] = [['connectivity', 2], ['expansionAdd', 1], ['expansionSearch', 1], ['candidates', 1], ['threads', 0]];

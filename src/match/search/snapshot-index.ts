@@ -8,7 +8,7 @@
  *   - approximate: AnnIndex (USearch HNSW over 8-bit rows, candidates re-scored exactly): the same decisions
  *     whenever it finds the top identity (recall@1, measured by bench:distributed), several times faster at 1M.
  */
-import { AnnIndex, type AnnParams } from './ann-index';
+import { AnnIndex, type AnnParams, type GraphLayout } from './ann-index';
 import { ExactIndex } from './exact-index';
 import { CandidateMatcher } from './candidates';
 import type { GalleryIndex } from './types';
@@ -17,7 +17,17 @@ import type { Snapshot } from '../trainer';
 /** Which index a large gallery gets; `approximate` carries the graph's parameters. */
 export type CandidateIndexKind =
   | { kind: 'exact' }
-  | { kind: 'approximate'; params: AnnParams; onProgress?: (done: number, total: number) => void; signal?: AbortSignal };
+  | {
+      kind: 'approximate';
+      params: AnnParams;
+      onProgress?: (done: number, total: number) => void;
+      signal?: AbortSignal;
+      /** The graph's memory order (default breadth-first) and where its temporary file goes (ann-index.ts). */
+      layout?: GraphLayout;
+      tempDir?: string;
+      /** Told when the graph could not be laid out breadth-first (it then works in insertion order, slower). */
+      onLayoutFailed?: (reason: string) => void;
+    };
 
 /** Top SVM scores taken as candidates per embedding: the best and the runner-up, as matcher.ts looks at. */
 export const SVM_CANDIDATES = 2;
@@ -28,7 +38,13 @@ export async function withCandidateIndex(s: Snapshot, indexAbove: number, how: C
   const index: GalleryIndex =
     how.kind === 'exact'
       ? await ExactIndex.create(s.model.weights, s.gallery.dim, { bias: s.model.bias })
-      : await AnnIndex.buildScored(s.model.weights, s.model.bias, s.gallery.dim, how.params, { onProgress: how.onProgress, signal: how.signal });
+      : await AnnIndex.buildScored(s.model.weights, s.model.bias, s.gallery.dim, how.params, {
+          onProgress: how.onProgress,
+          signal: how.signal,
+          layout: how.layout,
+          tempDir: how.tempDir,
+          onLayoutFailed: how.onLayoutFailed,
+        });
   try {
     // The snapshot's gallery already carries the configured threshold overrides (as its matcher does).
     return { ...s, candidates: CandidateMatcher.create(s.gallery, s.model, { kind: 'svm', index, k: SVM_CANDIDATES }) };

@@ -17,7 +17,7 @@ import type { Gallery } from '../../match/gallery';
 import { buildMatcher } from '../../match/matcher';
 import type { GallerySnapshot } from '../../match/redis/follower';
 import type { SvmModel } from '../../match/svm';
-import type { AnnParams } from '../../match/search/ann-params';
+import type { AnnParams, GraphLayout } from '../../match/search/ann-params';
 import { releaseCandidateIndex, withCandidateIndex, type CandidateIndexKind } from '../../match/search/snapshot-index';
 import { ModelHolder, type ModelHolderOptions, type Snapshot } from '../../match/trainer';
 import type { Logger } from '../../util/log';
@@ -31,7 +31,7 @@ export interface MatcherSnapshotsOptions {
   /** Galleries with more identities get a candidate index (config matching.indexAbove; default: never). */
   indexAbove?: number;
   /** Which candidate index (config matching.index and matching.approximate; default exact). */
-  index?: { kind: 'exact' } | { kind: 'approximate'; params: AnnParams };
+  index?: { kind: 'exact' } | { kind: 'approximate'; params: AnnParams; layout?: GraphLayout; tempDir?: string };
 }
 
 export type SwapHow = 'stored-model' | 'trained';
@@ -120,7 +120,9 @@ export class MatcherSnapshots extends EventEmitter {
         this.options.log.info({ galleryVersion: gallery.version, done, total, seconds: Math.round((Date.now() - started) / 1000) }, 'building the approximate candidate index');
       };
       this.building = new AbortController();
-      indexKind = { ...chosen, onProgress, signal: this.building.signal };
+      const onLayoutFailed = (reason: string): void =>
+        this.options.log.warn({ galleryVersion: gallery.version, reason }, 'the approximate index stays in insertion order (searches slower, answers the same)');
+      indexKind = { ...chosen, onProgress, onLayoutFailed, signal: this.building.signal };
     }
     const signal = this.building?.signal;
     withCandidateIndex(base, indexAbove, indexKind).then(

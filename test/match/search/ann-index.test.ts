@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { AnnIndex, type AnnParams } from '../../../src/match/search/ann-index';
@@ -64,12 +64,14 @@ test('finds the exact nearest row for nearly every query, with exact scores best
   });
   t.diagnostic(`recall@1 ${hits}/200`);
   assert.ok(hits >= 196, `recall@1 ${hits}/200`);
+  assert.equal(index.layout, 'breadth-first');
 
   await withDir(async (dir) => {
     const file = path.join(dir, 'index.usearch');
     await index.save(file);
     const loaded = await AnnIndex.load(file, rows, DIM, { expansionSearch: 64, candidates: 16, threads: 1 });
     assert.deepEqual(loaded.params, SMALL);
+    assert.equal(loaded.layout, 'breadth-first');
     const again = await loaded.search(queries, 5);
     again.forEach((h, i) => assert.deepEqual(Array.from(h.ids), Array.from(got[i].ids)));
     await assert.rejects(AnnIndex.load(file, rows.subarray(DIM), DIM), /holds 3000 rows, expected 2999 \(stale file/);
@@ -207,4 +209,38 @@ test('a build can be cancelled: it stops between slices and rejects with an Abor
   });
   await assert.rejects(build, { name: 'AbortError' });
   assert.deepEqual(progress, [500, 1000], 'no slice added after the abort');
+});
+
+test('when the breadth-first layout cannot be made, the graph keeps its insertion order, works, and the reason is told', async () => {
+  const { rows, centres } = unitRows(51, 500);
+  const reasons: string[] = [];
+  const index = await AnnIndex.build(rows, DIM, SMALL, { tempDir: '/nonexistent/facestream', onLayoutFailed: (why) => reasons.push(why) });
+  assert.equal(index.layout, 'insertion');
+  assert.equal(reasons.length, 1);
+  assert.match(reasons[0], /ENOENT.*\/nonexistent\/facestream/);
+  const r = rng(52);
+  const queries = Array.from({ length: 50 }, (_, i) => face(r, centres[i * 7], 0.05));
+  const want = await exactTop(rows, queries);
+  const got = await index.search(queries, 1);
+  assert.ok(got.filter((h, i) => h.ids[0] === want[i]).length >= 48);
+  assert.equal((await AnnIndex.build(rows, DIM, SMALL, { layout: 'insertion', onLayoutFailed: (why) => reasons.push(why) })).layout, 'insertion');
+  assert.equal(reasons.length, 1, 'layout insertion: nothing attempted, nothing failed');
+});
+
+test('more threads than cores: the build uses them, searches (of the renumbered or a loaded graph) use one per core', async () => {
+  const { rows, centres } = unitRows(61, 800);
+  const many = { ...SMALL, threads: availableParallelism() + 3 };
+  const index = await AnnIndex.build(rows, DIM, many);
+  assert.equal(index.layout, 'breadth-first');
+  const r = rng(62);
+  // Enough queries per search call (SEARCH_SLICE) for the native threads to overlap: USearch aborts the process when
+  // more threads search at once than it has slots for.
+  const queries = Array.from({ length: 4000 }, (_, i) => face(r, centres[(i * 11) % 800], 0.05));
+  const got = await index.search(queries, 1);
+  assert.equal(got.length, 4000);
+  await withDir(async (dir) => {
+    await index.save(path.join(dir, 'm.usearch'));
+    const loaded = await AnnIndex.load(path.join(dir, 'm.usearch'), rows, DIM, { expansionSearch: 64, candidates: 16, threads: many.threads });
+    (await loaded.search(queries, 1)).forEach((h, i) => assert.equal(h.ids[0], got[i].ids[0]));
+  });
 });
