@@ -136,14 +136,15 @@ interface Built {
 async function annFileFor(g: SyntheticGallery, source: 'svm' | 'emb', o: MatchBenchOptions): Promise<Built> {
   const p = o.ann;
   const stem = path.join(o.cacheDir, `ann-${source}-${DATA_VERSION}-n${g.n}-seed${g.seed}-M${p.connectivity}-efc${p.expansionAdd}-${p.quantization}-dv${p.discardVariance}-${REDUCTION_LAYOUT}`);
+  const fileFor = (layout: GraphLayout): string => `${stem}${layout === 'breadth-first' ? '-bfs' : ''}.usearch`;
   const cachedAt = (layout: GraphLayout): Built | undefined => {
-    const file = `${stem}${layout === 'breadth-first' ? '-bfs' : ''}.usearch`;
+    const file = fileFor(layout);
     const meta = `${file}.bench.json`;
     if (!(existsSync(file) && existsSync(`${file}.json`) && existsSync(meta))) return undefined;
     const { buildSeconds } = JSON.parse(readFileSync(meta, 'utf8')) as { buildSeconds: number };
     return { file, buildSeconds, cached: true };
   };
-  const file = `${stem}${o.annLayout === 'breadth-first' ? '-bfs' : ''}.usearch`;
+  const file = fileFor(o.annLayout);
   const meta = `${file}.bench.json`;
   const cached = cachedAt(o.annLayout);
   if (cached) return cached;

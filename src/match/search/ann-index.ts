@@ -56,6 +56,9 @@ export interface AnnBuildOptions {
   onLayoutFailed?: (reason: string) => void;
 }
 
+/** Threads one process may run at once (searches ask USearch for no more: searchThreads()). */
+const CORES = availableParallelism();
+
 /** Rows searched to check a renumbered graph against the one it came from (the same keys, or it is not used). */
 const LAYOUT_CHECK_QUERIES = 32;
 
@@ -184,8 +187,10 @@ export class AnnIndex implements GalleryIndex {
   /**
    * Renumbers the graph's nodes breadth-first (usearch-layout.ts): saved to a temporary file, rewritten, loaded
    * back, and used only if it answers LAYOUT_CHECK_QUERIES of its own rows with the same keys as the graph before.
-   * Any failure (no room for the file, an unexpected format) keeps the graph as it was and is reported. build()
-   * does this; it is public for graphs loaded from files saved in insertion order. Returns the layout now in use.
+   * Any failure (no room for the file, an unexpected format, a graph file over 2 GiB — ~4M rows — which readFile
+   * refuses) keeps the graph as it was and is reported. The rewrite yields to the event loop every 64k nodes; USearch's
+   * save and load block it (~1 s and ~2 s at 1M rows, as load() does). build() does this; it is public for graphs
+   * loaded from files saved in insertion order. Returns the layout now in use.
    */
   async arrange(options: Pick<AnnBuildOptions, 'tempDir' | 'signal' | 'onLayoutFailed'> = {}): Promise<GraphLayout> {
     const built = this.open();
@@ -394,7 +399,7 @@ export class AnnIndex implements GalleryIndex {
    * when a search asks for more.
    */
   private searchThreads(): number {
-    return this.params.threads === 0 ? 0 : Math.min(this.params.threads, availableParallelism());
+    return this.params.threads === 0 ? 0 : Math.min(this.params.threads, CORES);
   }
 
   private open(): UsearchGraph {
