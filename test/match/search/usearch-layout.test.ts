@@ -3,19 +3,18 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { Index, MetricKind, type ScalarKind } from 'usearch';
+import { Index, MetricKind, ScalarKind } from 'usearch';
 import { breadthFirstOrder, readLayout, renumbered } from '../../../src/match/search/usearch-layout';
 import { DIM, face, randomUnit, rng } from '../synthetic';
 
 const N = 1500;
-const I8 = 'i8' as ScalarKind;
 
 /** A USearch file as the library saves it: N faces, keys 1000 + row, and the queries' answers from that graph. */
 async function savedGraph(): Promise<{ bytes: Buffer; queries: Float32Array; answers: BigUint64Array }> {
   const r = rng(7);
   const rows = new Float32Array(N * DIM);
   for (let i = 0; i < N; i++) rows.set(face(r, randomUnit(r), 0.05), i * DIM);
-  const graph = new Index({ dimensions: DIM, metric: MetricKind.IP, quantization: I8, connectivity: 8, expansion_add: 64, expansion_search: 64, multi: false });
+  const graph = new Index({ dimensions: DIM, metric: MetricKind.IP, quantization: ScalarKind.I8, connectivity: 8, expansion_add: 64, expansion_search: 64, multi: false });
   graph.add(BigUint64Array.from({ length: N }, (_, i) => BigInt(1000 + i)), rows, 1);
   const queries = new Float32Array(50 * DIM);
   for (let q = 0; q < 50; q++) queries.set(face(r, rows.subarray(q * 30 * DIM, (q * 30 + 1) * DIM), 0.1), q * DIM);
@@ -32,7 +31,7 @@ async function loaded(bytes: Buffer): Promise<Index> {
   const dir = await mkdtemp(path.join(tmpdir(), 'facestream-layout-'));
   try {
     await writeFile(path.join(dir, 'g.usearch'), bytes);
-    const graph = new Index({ dimensions: DIM, metric: MetricKind.IP, quantization: I8, connectivity: 8, expansion_add: 64, expansion_search: 64, multi: false });
+    const graph = new Index({ dimensions: DIM, metric: MetricKind.IP, quantization: ScalarKind.I8, connectivity: 8, expansion_add: 64, expansion_search: 64, multi: false });
     graph.load(path.join(dir, 'g.usearch'));
     return graph;
   } finally {
