@@ -212,11 +212,11 @@ export const ConfigSchema = z
             discardVariance: num(0, 0.5).default(DEFAULT_ANN.discardVariance),
             /**
              * The graph's memory order: 'breadth-first' renumbers it after each build so that linked rows sit together
-             * (the same answers, faster searches; needs, for seconds, a temporary file of the graph's size, ~0.5 GB at
-             * 1M identities, in tempDir), 'insertion' keeps USearch's.
+             * and searches it memory-mapped from a file of its size (~0.5 GB at 1M identities) in tempDir, unlinked at
+             * once (the same answers, faster searches); 'insertion' keeps USearch's order, in the heap.
              */
             layout: oneOf(['breadth-first', 'insertion'] as const).default('breadth-first'),
-            /** Directory for that temporary file (default: the OS temporary directory). */
+            /** Directory for the graph's file (default: the OS temporary directory). */
             tempDir: text('a directory path').optional(),
           })
           .prefault({}),

@@ -21,6 +21,8 @@
  * service keeps serving while it builds.
  * Memory order: after the build the graph's nodes are renumbered breadth-first (arrange(), usearch-layout.ts), so
  * that rows linked together sit together: the same graph and answers, searches ~7% faster at 1M (same-process A/B).
+ * The graph so arranged is served memory-mapped from a private, unlinked file (arrange()): where the page cache
+ * keeps it in 2 MiB pages, searches take another ~7% less at 1M.
  * USearch crashes the process on a damaged index file, so load() checks the file's sha256 first.
  */
 import { createHash } from 'node:crypto';
@@ -46,13 +48,14 @@ export interface AnnBuildOptions {
   signal?: AbortSignal;
   /**
    * The graph's memory order: 'breadth-first' (default) renumbers its nodes after the build so that linked rows sit
-   * together (usearch-layout.ts; the same graph and answers, faster searches), through a temporary file of the
-   * graph's size (~480 MB at 1M scorers) in `tempDir`; 'insertion' keeps USearch's order.
+   * together (usearch-layout.ts; the same graph and answers, faster searches), in a file of the graph's size
+   * (~480 MB at 1M scorers) in `tempDir` that the graph is then searched from, memory-mapped (arrange());
+   * 'insertion' keeps USearch's order, in the heap.
    */
   layout?: GraphLayout;
-  /** Where the layout's temporary file goes (default: the OS temporary directory). */
+  /** Where the graph's file goes (default: the OS temporary directory); it holds the graph until close(). */
   tempDir?: string;
-  /** Told when the breadth-first layout could not be made (the graph then stays in insertion order and works). */
+  /** Told when the breadth-first layout or its mapping could not be made (the graph then stays in insertion order, in the heap, and works). */
   onLayoutFailed?: (reason: string) => void;
 }
 
@@ -110,6 +113,8 @@ export class AnnIndex implements GalleryIndex {
   private readonly width: number;
   /** The graph's memory order (usearch-layout.ts). */
   layout: GraphLayout = 'insertion';
+  /** Served from a memory-mapped private file (arrange()) rather than the heap. */
+  mapped = false;
 
   private constructor(
     private graph: UsearchGraph | undefined,
@@ -185,34 +190,44 @@ export class AnnIndex implements GalleryIndex {
   }
 
   /**
-   * Renumbers the graph's nodes breadth-first (usearch-layout.ts): saved to a temporary file, rewritten, loaded
-   * back, and used only if it answers LAYOUT_CHECK_QUERIES of its own rows with the same keys as the graph before.
+   * Puts the graph in its search-time form: its nodes renumbered breadth-first (usearch-layout.ts), in a private
+   * file in `tempDir` that the graph is then served from, memory-mapped (USearch's view()), rather than copied into
+   * the heap. The file's name is removed at once; the mapping keeps its pages until close() (Linux frees an unlinked
+   * file's blocks when its last mapping goes). Why mapped: the page cache can hold a large file in 2 MiB pages
+   * (large folios, where the kernel and file system have them: measured on Linux 6.18 / ext4, 80% of a 1M graph
+   * mapped in 2 MiB pages), each mapped with one TLB entry, where the heap gets 4 KiB pages unless transparent huge
+   * pages are on for every process; a search touches thousands of scattered rows, so TLB misses are a large part of
+   * its cost (1M scorers: ~7% faster mapped, same-process A/B). Without large folios the mapping costs what the
+   * heap costs.
+   * The graph is used only if it answers LAYOUT_CHECK_QUERIES of its own rows with the same keys as the graph before.
    * Any failure (no room for the file, an unexpected format, a graph file over 2 GiB — ~4M rows — which readFile
    * refuses) keeps the graph as it was and is reported. The rewrite yields to the event loop every 64k nodes; USearch's
-   * save and load block it (~1 s and ~2 s at 1M rows, as load() does). build() does this; it is public for graphs
-   * loaded from files saved in insertion order. Returns the layout now in use.
+   * save and view block it (~1 s at 1M rows). build() does this; it is public for graphs loaded from files.
+   * Returns the layout now in use.
    */
   async arrange(options: Pick<AnnBuildOptions, 'tempDir' | 'signal' | 'onLayoutFailed'> = {}): Promise<GraphLayout> {
     const built = this.open();
-    if (this.layout === 'breadth-first') return this.layout;
+    if (this.mapped) return this.layout;
     let dir: string | undefined;
     try {
       dir = await mkdtemp(path.join(options.tempDir ?? tmpdir(), 'facestream-ann-'));
       const file = path.join(dir, 'graph.usearch');
       built.save(file);
-      const pause = async (): Promise<void> => {
-        await yieldToLoop();
-        options.signal?.throwIfAborted();
-      };
-      const pieces = await breadthFirstPieces(await readFile(file), pause);
-      const out = await openFile(file, 'w'); // the saved bytes are in memory: written over, piece by piece
-      try {
-        for await (const piece of pieces) await out.write(piece);
-      } finally {
-        await out.close();
+      if (this.layout !== 'breadth-first') {
+        const pause = async (): Promise<void> => {
+          await yieldToLoop();
+          options.signal?.throwIfAborted();
+        };
+        const pieces = await breadthFirstPieces(await readFile(file), pause);
+        const out = await openFile(file, 'w'); // the saved bytes are in memory: written over, piece by piece
+        try {
+          for await (const piece of pieces) await out.write(piece);
+        } finally {
+          await out.close();
+        }
       }
       const next = this.newGraph(this.params.expansionSearch);
-      next.load(file);
+      next.view(file);
       if (next.size() !== this.size) throw new Error(`the renumbered graph holds ${next.size()} rows, expected ${this.size}`);
       const probe = this.layoutProbe();
       const [a, b] = [built, next].map((g) => g.search(probe, this.params.candidates, this.searchThreads()) as BatchMatches);
@@ -221,11 +236,12 @@ export class AnnIndex implements GalleryIndex {
       }
       this.graph = next;
       this.layout = 'breadth-first';
+      this.mapped = true;
     } catch (err) {
       options.signal?.throwIfAborted();
       options.onLayoutFailed?.((err as Error).message);
     } finally {
-      if (dir) await rm(dir, { recursive: true, force: true });
+      if (dir) await rm(dir, { recursive: true, force: true }); // a mapped graph keeps its pages
     }
     return this.layout;
   }
@@ -379,17 +395,44 @@ export class AnnIndex implements GalleryIndex {
    */
   private rescore(q: Float32Array, keys: Uint32Array, k: number): SearchHits {
     const dim = this.dim;
-    const ids = new Uint32Array(keys.length >> 1);
-    for (let t = 0; t < ids.length; t++) ids[t] = keys[2 * t];
+    const m = keys.length >> 1;
+    const ids = new Uint32Array(m);
+    for (let t = 0; t < m; t++) ids[t] = keys[2 * t];
     ids.sort();
-    const top = new TopK(Math.min(k, ids.length));
     const rows = this.rows;
-    const bias = this.bias;
-    for (const r of ids) {
-      let s = 0;
-      for (let j = 0, o = r * dim; j < dim; j++) s += rows[o + j] * q[j];
-      top.offer(r, bias ? s + bias[r] : s);
+    const dots = new Float64Array(m);
+    // Four rows at a time, each summed in order as scoreRows does: the same sums, with four independent chains (and
+    // four rows' memory fetched at once) instead of one.
+    let t = 0;
+    for (; t + 3 < m; t += 4) {
+      const o0 = ids[t] * dim;
+      const o1 = ids[t + 1] * dim;
+      const o2 = ids[t + 2] * dim;
+      const o3 = ids[t + 3] * dim;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let j = 0; j < dim; j++) {
+        const x = q[j];
+        s0 += rows[o0 + j] * x;
+        s1 += rows[o1 + j] * x;
+        s2 += rows[o2 + j] * x;
+        s3 += rows[o3 + j] * x;
+      }
+      dots[t] = s0;
+      dots[t + 1] = s1;
+      dots[t + 2] = s2;
+      dots[t + 3] = s3;
     }
+    for (; t < m; t++) {
+      let s = 0;
+      for (let j = 0, o = ids[t] * dim; j < dim; j++) s += rows[o + j] * q[j];
+      dots[t] = s;
+    }
+    const top = new TopK(Math.min(k, m));
+    const bias = this.bias;
+    for (let u = 0; u < m; u++) top.offer(ids[u], bias ? dots[u] + bias[ids[u]] : dots[u]);
     return top.hits();
   }
 

@@ -195,7 +195,34 @@ export function storedQuery(red: Reduction, x: Float32Array, dim: number, out: F
   const basis = red.basis;
   const K = red.components;
   let s = 0;
-  for (let k = 0; k < K; k++) {
+  let k = 0;
+  // Four axes at a time, each summed in the same order as one at a time: four independent chains instead of one.
+  for (; k + 3 < K; k += 4) {
+    const o0 = k * d;
+    const o1 = o0 + d;
+    const o2 = o1 + d;
+    const o3 = o2 + d;
+    let v0 = withBias ? basis[o0 + dim] : 0;
+    let v1 = withBias ? basis[o1 + dim] : 0;
+    let v2 = withBias ? basis[o2 + dim] : 0;
+    let v3 = withBias ? basis[o3 + dim] : 0;
+    for (let j = 0; j < dim; j++) {
+      const xj = x[j];
+      v0 += basis[o0 + j] * xj;
+      v1 += basis[o1 + j] * xj;
+      v2 += basis[o2 + j] * xj;
+      v3 += basis[o3 + j] * xj;
+    }
+    out[k] = v0;
+    out[k + 1] = v1;
+    out[k + 2] = v2;
+    out[k + 3] = v3;
+    s += v0 * v0;
+    s += v1 * v1;
+    s += v2 * v2;
+    s += v3 * v3;
+  }
+  for (; k < K; k++) {
     const o = k * d;
     let v = withBias ? basis[o + dim] : 0;
     for (let j = 0; j < dim; j++) v += basis[o + j] * x[j];

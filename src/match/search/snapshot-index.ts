@@ -25,7 +25,7 @@ export type CandidateIndexKind =
       /** The graph's memory order (default breadth-first) and where its temporary file goes (ann-index.ts). */
       layout?: GraphLayout;
       tempDir?: string;
-      /** Told when the graph could not be laid out breadth-first (it then works in insertion order, slower). */
+      /** Told when the graph could not be laid out breadth-first and mapped (it then works in insertion order from the heap, slower). */
       onLayoutFailed?: (reason: string) => void;
     };
 

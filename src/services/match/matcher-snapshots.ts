@@ -121,7 +121,7 @@ export class MatcherSnapshots extends EventEmitter {
       };
       this.building = new AbortController();
       const onLayoutFailed = (reason: string): void =>
-        this.options.log.warn({ galleryVersion: gallery.version, reason }, 'the approximate index stays in insertion order (searches slower, answers the same)');
+        this.options.log.warn({ galleryVersion: gallery.version, reason }, 'the approximate index stays in insertion order, in the heap (searches slower, answers the same)');
       indexKind = { ...chosen, onProgress, onLayoutFailed, signal: this.building.signal };
     }
     const signal = this.building?.signal;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -65,6 +65,7 @@ test('finds the exact nearest row for nearly every query, with exact scores best
   t.diagnostic(`recall@1 ${hits}/200`);
   assert.ok(hits >= 196, `recall@1 ${hits}/200`);
   assert.equal(index.layout, 'breadth-first');
+  assert.equal(index.mapped, true);
 
   await withDir(async (dir) => {
     const file = path.join(dir, 'index.usearch');
@@ -72,6 +73,7 @@ test('finds the exact nearest row for nearly every query, with exact scores best
     const loaded = await AnnIndex.load(file, rows, DIM, { expansionSearch: 64, candidates: 16, threads: 1 });
     assert.deepEqual(loaded.params, SMALL);
     assert.equal(loaded.layout, 'breadth-first');
+    assert.equal(loaded.mapped, false, 'load() reads the file into the heap');
     const again = await loaded.search(queries, 5);
     again.forEach((h, i) => assert.deepEqual(Array.from(h.ids), Array.from(got[i].ids)));
     await assert.rejects(AnnIndex.load(file, rows.subarray(DIM), DIM), /holds 3000 rows, expected 2999 \(stale file/);
@@ -225,6 +227,32 @@ test('when the breadth-first layout cannot be made, the graph keeps its insertio
   assert.ok(got.filter((h, i) => h.ids[0] === want[i]).length >= 48);
   assert.equal((await AnnIndex.build(rows, DIM, SMALL, { layout: 'insertion', onLayoutFailed: (why) => reasons.push(why) })).layout, 'insertion');
   assert.equal(reasons.length, 1, 'layout insertion: nothing attempted, nothing failed');
+});
+
+test('arrange() serves the graph memory-mapped from a private file whose name is gone at once; the same answers', async () => {
+  const { rows, centres } = unitRows(71, 1500);
+  const r = rng(72);
+  const queries = Array.from({ length: 100 }, (_, i) => face(r, centres[(i * 13) % 1500], 0.05));
+  await withDir(async (dir) => {
+    const scratch = path.join(dir, 'scratch');
+    await (await import('node:fs/promises')).mkdir(scratch);
+    const index = await AnnIndex.build(rows, DIM, SMALL, { tempDir: scratch });
+    assert.equal(index.mapped, true);
+    assert.deepEqual(await readdir(scratch), [], 'nothing left in tempDir');
+    const maps = await readFile('/proc/self/maps', 'utf8');
+    assert.match(maps, new RegExp(`${scratch}/facestream-ann-[^/]+/graph\\.usearch \\(deleted\\)`), 'a mapping of the unlinked file');
+    const got = await index.search(queries, 3);
+    const file = path.join(dir, 'i.usearch');
+    await index.save(file);
+    const loaded = await AnnIndex.load(file, rows, DIM, { expansionSearch: SMALL.expansionSearch, candidates: SMALL.candidates, threads: 1 });
+    assert.equal(await loaded.arrange({ tempDir: scratch }), 'breadth-first');
+    assert.equal(loaded.mapped, true);
+    assert.deepEqual(await readdir(scratch), []);
+    (await loaded.search(queries, 3)).forEach((h, i) => assert.deepEqual(Array.from(h.ids), Array.from(got[i].ids)));
+    const heap = await AnnIndex.build(rows, DIM, SMALL, { layout: 'insertion' });
+    assert.equal(heap.mapped, false);
+    await Promise.all([index.close(), loaded.close(), heap.close()]);
+  });
 });
 
 test('more threads than cores: the build uses them, searches (of the renumbered or a loaded graph) use one per core', async () => {
