@@ -192,8 +192,8 @@ export class AnnIndex implements GalleryIndex {
   /**
    * Puts the graph in its search-time form: its nodes renumbered breadth-first (usearch-layout.ts), in a private
    * file in `tempDir` that the graph is then served from, memory-mapped (USearch's view()), rather than copied into
-   * the heap. The file's name is removed at once; the mapping keeps its pages until close() (Linux frees an unlinked
-   * file's blocks when its last mapping goes). Why mapped: the page cache can hold a large file in 2 MiB pages
+   * the heap. The file's name is removed at once; the mapping keeps its pages until the index is closed and collected
+   * (Linux frees an unlinked file's blocks when its last mapping goes). Why mapped: the page cache can hold a large file in 2 MiB pages
    * (large folios, where the kernel and file system have them: measured on Linux 6.18 / ext4, 80% of a 1M graph
    * mapped in 2 MiB pages), each mapped with one TLB entry, where the heap gets 4 KiB pages unless transparent huge
    * pages are on for every process; a search touches thousands of scattered rows, so TLB misses are a large part of
@@ -228,11 +228,11 @@ export class AnnIndex implements GalleryIndex {
       }
       const next = this.newGraph(this.params.expansionSearch);
       next.view(file);
-      if (next.size() !== this.size) throw new Error(`the renumbered graph holds ${next.size()} rows, expected ${this.size}`);
+      if (next.size() !== this.size) throw new Error(`the arranged graph holds ${next.size()} rows, expected ${this.size}`);
       const probe = this.layoutProbe();
       const [a, b] = [built, next].map((g) => g.search(probe, this.params.candidates, this.searchThreads()) as BatchMatches);
       for (let i = 0; i < a.keys.length; i++) {
-        if (a.keys[i] !== b.keys[i]) throw new Error('the renumbered graph answers differently from the graph as built');
+        if (a.keys[i] !== b.keys[i]) throw new Error('the arranged graph answers differently from the graph before');
       }
       this.graph = next;
       this.layout = 'breadth-first';
