@@ -194,8 +194,8 @@ export class AnnIndex implements GalleryIndex {
    * file in `tempDir` that the graph is then served from, memory-mapped (USearch's view()), rather than copied into
    * the heap. The file's name is removed at once; the mapping keeps its pages until the index is closed and collected
    * (Linux frees an unlinked file's blocks when its last mapping goes). Why mapped: the page cache can hold a large file in 2 MiB pages
-   * (large folios, where the kernel and file system have them: measured on Linux 6.18 / ext4, 80% of a 1M graph
-   * mapped in 2 MiB pages), each mapped with one TLB entry, where the heap gets 4 KiB pages unless transparent huge
+   * (large folios, where the kernel and file system have them, for files written in large pieces: measured on
+   * Linux 6.18 / ext4, all of a 1M graph mapped in 2 MiB pages), each mapped with one TLB entry, where the heap gets 4 KiB pages unless transparent huge
    * pages are on for every process; a search touches thousands of scattered rows, so TLB misses are a large part of
    * its cost (1M scorers: ~7% faster mapped, same-process A/B). Without large folios the mapping costs what the
    * heap costs.
@@ -213,18 +213,19 @@ export class AnnIndex implements GalleryIndex {
       dir = await mkdtemp(path.join(options.tempDir ?? tmpdir(), 'facestream-ann-'));
       const file = path.join(dir, 'graph.usearch');
       built.save(file);
-      if (this.layout !== 'breadth-first') {
-        const pause = async (): Promise<void> => {
-          await yieldToLoop();
-          options.signal?.throwIfAborted();
-        };
-        const pieces = await breadthFirstPieces(await readFile(file), pause);
-        const out = await openFile(file, 'w'); // the saved bytes are in memory: written over, piece by piece
-        try {
-          for await (const piece of pieces) await out.write(piece);
-        } finally {
-          await out.close();
-        }
+      const pause = async (): Promise<void> => {
+        await yieldToLoop();
+        options.signal?.throwIfAborted();
+      };
+      const saved = await readFile(file);
+      const pieces = this.layout === 'breadth-first' ? [saved] : await breadthFirstPieces(saved, pause);
+      // Written over in large pieces even when already in order: the page cache gives large writes large folios
+      // (USearch's save writes small ones, and a file so written was mapped in 4 KiB pages only: no gain).
+      const out = await openFile(file, 'w');
+      try {
+        for await (const piece of pieces) await out.write(piece);
+      } finally {
+        await out.close();
       }
       const next = this.newGraph(this.params.expansionSearch);
       next.view(file);
