@@ -192,17 +192,17 @@ export class AnnIndex implements GalleryIndex {
   /**
    * Puts the graph in its search-time form: its nodes renumbered breadth-first (usearch-layout.ts), in a private
    * file in `tempDir` that the graph is then served from, memory-mapped (USearch's view()), rather than copied into
-   * the heap. The file's name is removed at once; the mapping keeps its pages until the index is closed and collected
-   * (Linux frees an unlinked file's blocks when its last mapping goes). Why mapped: the page cache can hold a large file in 2 MiB pages
-   * (large folios, where the kernel and file system have them, for files written in large pieces: measured on
-   * Linux 6.18 / ext4, all of a 1M graph mapped in 2 MiB pages), each mapped with one TLB entry, where the heap gets 4 KiB pages unless transparent huge
-   * pages are on for every process; a search touches thousands of scattered rows, so TLB misses are a large part of
-   * its cost (1M scorers: ~7% faster mapped, same-process A/B). Without large folios the mapping costs what the
-   * heap costs.
+   * the heap. The file's name is removed at once; the mapping keeps its pages until the index is closed and
+   * collected (Linux frees an unlinked file's blocks when its last mapping goes).
+   * Why mapped: the page cache can hold a large file in 2 MiB pages (large folios, where the kernel and file system
+   * have them, for files written in large pieces: on Linux 6.18 / ext4, all of a 1M graph), each mapped with one TLB
+   * entry, where the heap gets 4 KiB pages unless transparent huge pages are on for every process; a search touches
+   * thousands of scattered rows, so TLB misses are a large part of its cost (1M scorers: 7-12% faster mapped).
+   * Without large folios the mapping costs what the heap costs.
    * The graph is used only if it answers LAYOUT_CHECK_QUERIES of its own rows with the same keys as the graph before.
    * Any failure (no room for the file, an unexpected format, a graph file over 2 GiB — ~4M rows — which readFile
-   * refuses) keeps the graph as it was and is reported. The rewrite yields to the event loop every 64k nodes; USearch's
-   * save and view block it (~1 s at 1M rows). build() does this; it is public for graphs loaded from files.
+   * refuses) keeps the graph as it was and is reported. The rewrite yields to the event loop every 64k nodes;
+   * USearch's save and view block it (~1 s at 1M rows). build() does this; it is public for graphs loaded from files.
    * Returns the layout now in use.
    */
   async arrange(options: Pick<AnnBuildOptions, 'tempDir' | 'signal' | 'onLayoutFailed'> = {}): Promise<GraphLayout> {
