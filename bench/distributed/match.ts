@@ -122,6 +122,28 @@ function asGallery(g: SyntheticGallery): { gallery: Gallery; model: SvmModel } {
   return { gallery, model };
 }
 
+/**
+ * Share of the memory-mapped graph files (arrange(): unlinked files under facestream-ann-*) that the kernel maps in
+ * 2 MiB pages (smaps FilePmdMapped / Rss), or undefined where /proc/self/smaps cannot tell. The mapping's gain
+ * depends on it (ann-index.ts).
+ */
+function hugePageShare(): number | undefined {
+  let smaps: string;
+  try {
+    smaps = readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return undefined;
+  }
+  let rss = 0;
+  let pmd = 0;
+  for (const entry of smaps.split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
+    if (!/\/facestream-ann-[^/\n]+\/graph\.usearch \(deleted\)/.test(entry.slice(0, entry.indexOf('\n')))) continue;
+    rss += Number(/^Rss:\s+(\d+) kB/m.exec(entry)?.[1] ?? 0);
+    pmd += Number(/^FilePmdMapped:\s+(\d+) kB/m.exec(entry)?.[1] ?? 0);
+  }
+  return rss > 0 ? pmd / rss : undefined;
+}
+
 function label(n: number): string {
   return n >= 1e6 && n % 1e6 === 0 ? `${n / 1e6}M` : n >= 1e3 && n % 1e3 === 0 ? `${n / 1e3}k` : String(n);
 }
@@ -314,6 +336,8 @@ export async function runMatchSize(n: number, o: MatchBenchOptions): Promise<Mat
           ? CandidateMatcher.create(gallery, model, { kind: 'svm', index, k })
           : CandidateMatcher.create(gallery, model, { kind: 'embeddings', index, owner: Int32Array.from({ length: n }, (_, i) => i), k });
       annRows.push(await measureAnn(source, k, ef, o.annBatch, index, cm, probes, identity, truth, exactResults, log));
+      const huge = mapped ? hugePageShare() : undefined; // after the searches touched the graph's pages
+      if (huge !== undefined) log(`    (the graph searched memory-mapped, ${(100 * huge).toFixed(0)}% of its resident pages in 2 MiB pages)`);
       await index.close();
     }
     annInfo.push({ source, connectivity: p.connectivity, expansionAdd: p.expansionAdd, quantization: p.quantization, layout: o.annLayout, mapped, buildSeconds: built.buildSeconds, cached: built.cached, loadSeconds });
