@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -235,7 +235,7 @@ test('arrange() serves the graph memory-mapped from a private file whose name is
   const queries = Array.from({ length: 100 }, (_, i) => face(r, centres[(i * 13) % 1500], 0.05));
   await withDir(async (dir) => {
     const scratch = path.join(dir, 'scratch');
-    await (await import('node:fs/promises')).mkdir(scratch);
+    await mkdir(scratch);
     const index = await AnnIndex.build(rows, DIM, SMALL, { tempDir: scratch });
     assert.equal(index.mapped, true);
     assert.deepEqual(await readdir(scratch), [], 'nothing left in tempDir');
