@@ -18,7 +18,7 @@
  * Approximate indexes are cached under --cache-dir (default <tmpdir>/facestream-bench), keyed by data version,
  * size, seed and build parameters: the 1M scorer index takes minutes to build on the shared 2-core development
  * machine and is built once; later runs load it in seconds. The 1M run keeps about 1.5 GB of arrays (embeddings
- * 512 MB, SVM weights 512 MB, the 8-bit index ~480 MB) plus the gallery objects.
+ * 512 MB, SVM weights 512 MB, the 8-bit index ~470 MB) plus the gallery objects.
  */
 import { Command } from 'commander';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';

@@ -201,7 +201,7 @@ http:
   it('chooses the candidate index of large galleries: exact by default, approximate with its graph parameters', () => {
     const d = loadConfig({ env: {} });
     assert.equal(d.matching.index, 'exact');
-    assert.deepEqual(d.matching.approximate, { connectivity: 48, expansionAdd: 400, expansionSearch: 192, candidates: 32, quantization: 'i8', threads: 0, discardVariance: 1e-5, layout: 'breadth-first' });
+    assert.deepEqual(d.matching.approximate, { connectivity: 48, expansionAdd: 400, expansionSearch: 192, candidates: 32, quantization: 'i8', threads: 0, discardVariance: 3e-4, layout: 'breadth-first' });
     const c = loadConfig({ env: { FACESTREAM_MATCHING__INDEX: 'approximate', FACESTREAM_MATCHING__APPROXIMATE__EXPANSION_SEARCH: '320', FACESTREAM_MATCHING__APPROXIMATE__TEMP_DIR: '/scratch' } });
     assert.equal(c.matching.index, 'approximate');
     assert.equal(c.matching.approximate.expansionSearch, 320);

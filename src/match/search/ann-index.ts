@@ -33,7 +33,7 @@ import path from 'node:path';
 import { type BatchMatches, Index as UsearchGraph, type Matches, MetricKind, type ScalarKind } from 'usearch';
 import { type AnnParams, checkParams, DEFAULT_ANN, type GraphLayout } from './ann-params';
 import { fitAxes, loadReduction, projectRow, type Reduction, saveReduction, type SavedReduction, storedQuery, storedRow } from './ann-reduction';
-import { TopK } from './topk';
+import { scoreRowsAt, TopK } from './topk';
 import { breadthFirstPieces } from './usearch-layout';
 import { checkQueries, type GalleryIndex, rowCount, type SearchHits } from './types';
 
@@ -49,7 +49,7 @@ export interface AnnBuildOptions {
   /**
    * The graph's memory order: 'breadth-first' (default) renumbers its nodes after the build so that linked rows sit
    * together (usearch-layout.ts; the same graph and answers, faster searches), in a file of the graph's size
-   * (~480 MB at 1M scorers) in `tempDir` that the graph is then searched from, memory-mapped (arrange());
+   * (~470 MB at 1M scorers) in `tempDir` that the graph is then searched from, memory-mapped (arrange());
    * 'insertion' keeps USearch's order, in the heap.
    */
   layout?: GraphLayout;
@@ -391,49 +391,17 @@ export class AnnIndex implements GalleryIndex {
 
   /**
    * Exact scores of the candidates (`keys`: their 64-bit ids as pairs of 32-bit words, low first); the k best, best
-   * first. Offered to TopK in ascending row order and summed as scoreRows does (dot, then + bias), so scores and
-   * ties come out as the exact index gives them.
+   * first. Offered to TopK in ascending row order and summed by scoreRowsAt, so scores and ties come out as the exact
+   * index gives them.
    */
   private rescore(q: Float32Array, keys: Uint32Array, k: number): SearchHits {
-    const dim = this.dim;
     const m = keys.length >> 1;
     const ids = new Uint32Array(m);
     for (let t = 0; t < m; t++) ids[t] = keys[2 * t];
     ids.sort();
-    const rows = this.rows;
-    const dots = new Float64Array(m);
-    // Four rows at a time, each summed in order as scoreRows does: the same sums, with four independent chains (and
-    // four rows' memory fetched at once) instead of one.
-    let t = 0;
-    for (; t + 3 < m; t += 4) {
-      const o0 = ids[t] * dim;
-      const o1 = ids[t + 1] * dim;
-      const o2 = ids[t + 2] * dim;
-      const o3 = ids[t + 3] * dim;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let j = 0; j < dim; j++) {
-        const x = q[j];
-        s0 += rows[o0 + j] * x;
-        s1 += rows[o1 + j] * x;
-        s2 += rows[o2 + j] * x;
-        s3 += rows[o3 + j] * x;
-      }
-      dots[t] = s0;
-      dots[t + 1] = s1;
-      dots[t + 2] = s2;
-      dots[t + 3] = s3;
-    }
-    for (; t < m; t++) {
-      let s = 0;
-      for (let j = 0, o = ids[t] * dim; j < dim; j++) s += rows[o + j] * q[j];
-      dots[t] = s;
-    }
+    const scores = scoreRowsAt(this.rows, this.dim, q, ids, new Float32Array(m), this.bias);
     const top = new TopK(Math.min(k, m));
-    const bias = this.bias;
-    for (let u = 0; u < m; u++) top.offer(ids[u], bias ? dots[u] + bias[ids[u]] : dots[u]);
+    for (let t = 0; t < m; t++) top.offer(ids[t], scores[t]);
     return top.hits();
   }
 

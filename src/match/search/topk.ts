@@ -52,13 +52,26 @@ export class TopK {
  * all-identities scoring does.
  */
 export function scoreRows(rows: Float32Array, dim: number, query: Float32Array, out: Float32Array, bias?: Float32Array): Float32Array {
+  return scoreRowsAt(rows, dim, query, undefined, out, bias);
+}
+
+/**
+ * As scoreRows, over the rows `at` lists (out[t] for row at[t]; every row when `at` is undefined): the same sums,
+ * so scores re-computed for an approximate index's candidates equal the exact index's to the bit. Four rows at a
+ * time, each summed in order: four independent chains, and four rows' memory fetched at once.
+ */
+export function scoreRowsAt(rows: Float32Array, dim: number, query: Float32Array, at: Uint32Array | undefined, out: Float32Array, bias?: Float32Array): Float32Array {
   const n = out.length;
-  let r = 0;
-  for (; r + 3 < n; r += 4) {
-    const o0 = r * dim;
-    const o1 = o0 + dim;
-    const o2 = o1 + dim;
-    const o3 = o2 + dim;
+  let t = 0;
+  for (; t + 3 < n; t += 4) {
+    const r0 = at ? at[t] : t;
+    const r1 = at ? at[t + 1] : t + 1;
+    const r2 = at ? at[t + 2] : t + 2;
+    const r3 = at ? at[t + 3] : t + 3;
+    const o0 = r0 * dim;
+    const o1 = r1 * dim;
+    const o2 = r2 * dim;
+    const o3 = r3 * dim;
     let s0 = 0;
     let s1 = 0;
     let s2 = 0;
@@ -70,16 +83,17 @@ export function scoreRows(rows: Float32Array, dim: number, query: Float32Array, 
       s2 += rows[o2 + j] * x;
       s3 += rows[o3 + j] * x;
     }
-    out[r] = bias ? s0 + bias[r] : s0;
-    out[r + 1] = bias ? s1 + bias[r + 1] : s1;
-    out[r + 2] = bias ? s2 + bias[r + 2] : s2;
-    out[r + 3] = bias ? s3 + bias[r + 3] : s3;
+    out[t] = bias ? s0 + bias[r0] : s0;
+    out[t + 1] = bias ? s1 + bias[r1] : s1;
+    out[t + 2] = bias ? s2 + bias[r2] : s2;
+    out[t + 3] = bias ? s3 + bias[r3] : s3;
   }
-  for (; r < n; r++) {
+  for (; t < n; t++) {
+    const r = at ? at[t] : t;
     const o = r * dim;
     let s = 0;
     for (let j = 0; j < dim; j++) s += rows[o + j] * query[j];
-    out[r] = bias ? s + bias[r] : s;
+    out[t] = bias ? s + bias[r] : s;
   }
   return out;
 }

@@ -1,6 +1,6 @@
 /**
  * Where a USearch graph's nodes sit in memory. USearch numbers its nodes ("slots") in insertion order and keeps
- * nodes and vectors in slot order, so the rows one node links to lie scattered over the whole graph (~480 MB at
+ * nodes and vectors in slot order, so the rows one node links to lie scattered over the whole graph (~470 MB at
  * 1M scorers), and a search — bound by memory latency, ~100 ns per row it scores — pays a cache and TLB miss for
  * nearly every one. Renumbering the slots breadth-first over layer 0 from the entry point puts the rows a node
  * links to next to each other (graph reordering; Coleman et al., "Graph Reordering for Cache-Efficient Near Neighbor

@@ -112,6 +112,28 @@ test('an axis the rows barely vary along is kept when the queries weigh it heavi
   assert.ok(red.discarded <= 0.01);
 });
 
+test('the axes carrying the least of the scores go first: the most axes the allowance can drop', () => {
+  // Plain 10-d rows: axis 0 a common offset that varies little (sd 0.01) but that every query weighs (~0.47% of the
+  // scores' variance), axes 1-3 varying a lot (the scores), axes 4-9 varying more than axis 0 (sd 0.05) but carrying
+  // ~0.03% each (~0.17% together). An allowance of 0.55% drops the six and keeps axis 0; dropping the least varied
+  // axis first would drop axis 0 and leave room for only two of the six.
+  const dim = 10;
+  const n = 4000;
+  const r = rng(9);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+  const rows = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    rows[i * dim] = 1 + 0.01 * gauss();
+    for (let j = 1; j <= 3; j++) rows[i * dim + j] = 0.3 * gauss();
+    for (let j = 4; j < dim; j++) rows[i * dim + j] = 0.05 * gauss();
+  }
+  const red = fitAxes(rows, undefined, dim, n, 0.0055);
+  assert.equal(red.components, 4, 'axes 0-3 kept, the six that carry least dropped');
+  const along0 = (k: number): number => Math.abs(red.basis[k * red.inputDim]);
+  assert.ok(Array.from({ length: red.components }, (_, k) => along0(k)).some((x) => x > 0.9), 'axis 0 is kept');
+  assert.ok(red.discarded > 0.001 && red.discarded <= 0.0055, `discarded ${red.discarded}`);
+});
+
 test('roundedForI8: USearch\'s truncating 8-bit cast of the rewritten floats rounds; the graph computes with those values', () => {
   const r = rng(11);
   const width = 64;
