@@ -24,6 +24,20 @@ function scorers(seed: number, n: number, rank: number): { weights: Float32Array
   return { weights, bias };
 }
 
+/** n rows whose value on axis j is mean_j + sd_j x a standard normal draw ([mean, sd] per axis), seeded. */
+function gaussianRows(seed: number, n: number, axes: [number, number][]): Float32Array {
+  const r = rng(seed);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+  const rows = new Float32Array(n * axes.length);
+  for (let i = 0; i < n; i++) axes.forEach(([mean, sd], j) => (rows[i * axes.length + j] = mean + sd * gauss()));
+  return rows;
+}
+
+/** Whether one of the kept axes lies along input axis 0. */
+function keepsAxis0(red: { components: number; inputDim: number; basis: Float64Array }): boolean {
+  return Array.from({ length: red.components }, (_, k) => Math.abs(red.basis[k * red.inputDim])).some((x) => x > 0.9);
+}
+
 test('keeps as many axes as the rows span (the bias counts as one), and every axis with discardVariance 0', () => {
   const { weights, bias } = scorers(1, 500, 5);
   const red = fitAxes(weights, bias, DIM, 500, 1e-6);
@@ -96,18 +110,9 @@ test('an axis the rows barely vary along is kept when the queries weigh it heavi
   // Plain 16-d rows: a large common offset along axis 0 that varies a little (sd 0.03), 5 directions in axes 1-5
   // varying a lot, and axes 6-15 varying more than axis 0 (sd 0.045) but which no query weighs.
   const n = 2000;
-  const r = rng(7);
-  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
-  const rows = new Float32Array(n * DIM);
-  for (let i = 0; i < n; i++) {
-    rows[i * DIM] = 3 + 0.03 * gauss();
-    for (let j = 1; j <= 5; j++) rows[i * DIM + j] = 0.3 * gauss();
-    for (let j = 6; j < DIM; j++) rows[i * DIM + j] = 0.045 * gauss();
-  }
-  const red = fitAxes(rows, undefined, DIM, n, 0.01);
-  const along0 = (k: number): number => Math.abs(red.basis[k * red.inputDim]);
-  const kept0 = Array.from({ length: red.components }, (_, k) => along0(k)).some((x) => x > 0.9);
-  assert.ok(kept0, 'axis 0 (queries put ~95% of their weight there) is kept');
+  const axes: [number, number][] = [[3, 0.03], ...Array.from({ length: 5 }, (): [number, number] => [0, 0.3]), ...Array.from({ length: DIM - 6 }, (): [number, number] => [0, 0.045])];
+  const red = fitAxes(gaussianRows(7, n, axes), undefined, DIM, n, 0.01);
+  assert.ok(keepsAxis0(red), 'axis 0 (queries put ~95% of their weight there) is kept');
   assert.equal(red.components, 6, 'axes 1-5 and axis 0; the ten that vary more than axis 0 but carry no score are dropped');
   assert.ok(red.discarded <= 0.01);
 });
@@ -119,18 +124,10 @@ test('the axes carrying the least of the scores go first: the most axes the allo
   // axis first would drop axis 0 and leave room for only two of the six.
   const dim = 10;
   const n = 4000;
-  const r = rng(9);
-  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
-  const rows = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    rows[i * dim] = 1 + 0.01 * gauss();
-    for (let j = 1; j <= 3; j++) rows[i * dim + j] = 0.3 * gauss();
-    for (let j = 4; j < dim; j++) rows[i * dim + j] = 0.05 * gauss();
-  }
-  const red = fitAxes(rows, undefined, dim, n, 0.0055);
+  const axes: [number, number][] = [[1, 0.01], ...Array.from({ length: 3 }, (): [number, number] => [0, 0.3]), ...Array.from({ length: 6 }, (): [number, number] => [0, 0.05])];
+  const red = fitAxes(gaussianRows(9, n, axes), undefined, dim, n, 0.0055);
   assert.equal(red.components, 4, 'axes 0-3 kept, the six that carry least dropped');
-  const along0 = (k: number): number => Math.abs(red.basis[k * red.inputDim]);
-  assert.ok(Array.from({ length: red.components }, (_, k) => along0(k)).some((x) => x > 0.9), 'axis 0 is kept');
+  assert.ok(keepsAxis0(red), 'axis 0 is kept');
   assert.ok(red.discarded > 0.001 && red.discarded <= 0.0055, `discarded ${red.discarded}`);
 });
 
